@@ -18,7 +18,7 @@ per-file rates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -65,6 +65,7 @@ class DerResult:
     components: DerComponents
     mapping: dict[str, str]
     regions: ScoringRegions
+    sweep: Sweep = field(repr=False, compare=False)
 
 
 def components_on(sweep: Sweep, scored: np.ndarray, ref_cols: np.ndarray,
@@ -101,4 +102,5 @@ def diarization_error(
     sweep = make_sweep(reference, hypothesis, regions.evaluated, regions.scored)
     mapping = map_speakers(sweep, sweep.inside(regions.evaluated))
     cols = mapping_indices(mapping, sweep.ref_speakers, sweep.hyp_speakers)
-    return DerResult(components_on(sweep, sweep.inside(regions.scored), *cols), mapping, regions)
+    components = components_on(sweep, sweep.inside(regions.scored), *cols)
+    return DerResult(components, mapping, regions, sweep)

@@ -1,0 +1,1 @@
+"""Text tables and (with matplotlib) plots of results."""
