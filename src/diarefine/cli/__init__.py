@@ -17,6 +17,11 @@ from diarefine.errors import DiarefineError
 #: command name -> "module:function" of its click command
 COMMANDS = {
     "score": "diarefine.cli.score:score",
+    "diarize": "diarefine.cli.diarize:diarize",
+    "simulate": "diarefine.cli.simulate:simulate",
+    "prepare": "diarefine.cli.prepare:prepare",
+    "boundaries": "diarefine.cli.boundaries:boundaries",
+    "collar-sweep": "diarefine.cli.boundaries:collar_sweep",
 }
 
 
@@ -28,7 +33,21 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(module), attr)
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # command not built yet
+                return None
+            raise
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None:
+                rows.append((name, command.get_short_help_str(limit=70)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
