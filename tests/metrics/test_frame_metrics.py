@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from diarefine.core import Annotation, Timeline
+from diarefine.core.time import first_frame
 from diarefine.metrics import score_corpus, score_file
 from diarefine.metrics.clustering import ClusteringCounts, contingency
-from diarefine.core.time import first_frame
 from diarefine.metrics.frames import label_codes
 from diarefine.metrics.jer import JerDetail, jer_detail, overall_jer
 

@@ -21,7 +21,8 @@ from diarefine.report.table import score_table
               help="Scoring regions (UEM file). Default: md-eval's, first to last reference time.")
 @click.option("--collar", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="No-score collar in seconds on EACH side of reference boundaries (md-eval -c).")
-@click.option("--skip-overlap", is_flag=True, help="Score only single-speaker reference time (md-eval -1).")
+@click.option("--skip-overlap", is_flag=True,
+              help="Score only single-speaker reference time (md-eval -1).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write {overall, files} as JSON (rates as fractions, times in seconds).")
 def score(ref: Path, hyp: Path, uem: Path | None, collar: float, skip_overlap: bool,

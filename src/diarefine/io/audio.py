@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from scipy.signal import resample_poly
 
 from diarefine.errors import AudioError, FormatError
+from diarefine.io.formats import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
 
 SAMPLE_RATE = 16_000
 BLOCK_SECONDS = 60.0

@@ -22,8 +22,7 @@ from diarefine.core.time import format_time
 from diarefine.core.timeline import Timeline
 from diarefine.errors import FormatError
 from diarefine.io.atomic import atomic_open
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".sph", ".mp3", ".ogg", ".opus", ".m4a")
+from diarefine.io.formats import AUDIO_EXTENSIONS
 
 
 def file_id(name: str) -> str:

@@ -2,7 +2,13 @@
 
 from diarefine.metrics.der import DerComponents, DerResult, diarization_error
 from diarefine.metrics.score import (
-    METRIC_KEYS, FileScore, ScoreReport, Scores, ScoreSettings, score_corpus, score_file,
+    METRIC_KEYS,
+    FileScore,
+    ScoreReport,
+    Scores,
+    ScoreSettings,
+    score_corpus,
+    score_file,
 )
 
 __all__ = [

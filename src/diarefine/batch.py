@@ -1,0 +1,139 @@
+"""Diarize many recordings: resumable, atomic outputs, a bad file never stops the batch.
+
+``OUTDIR/<uri>.rttm`` is written atomically when a recording is done, so a rerun skips
+finished recordings (unless ``overwrite``) and an interrupted run leaves no half file.
+A recording that fails is reported with its reason; the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diarefine.errors import DiarefineError
+from diarefine.io.audio import AUDIO_EXTENSIONS, read_wav_scp
+from diarefine.io.rttm import write_rttm
+
+Runner = Callable[[str, Path], object]  # (uri, audio path) -> DiarizeOutput
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    uri: str
+    audio: Path
+
+
+@dataclass
+class BatchReport:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.done)} diarized, {len(self.skipped)} already done (skipped), "
+                 f"{len(self.failed)} failed"]
+        lines += [f"  FAILED {uri}: {reason}" for uri, reason in sorted(self.failed.items())]
+        return "\n".join(lines)
+
+
+def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
+    """Audio files, folders (searched recursively) and ``wav.scp`` lists -> items.
+
+    The uri is the file stem (the recording id for ``wav.scp``). Two inputs with the same
+    uri are refused, naming both.
+    """
+    items: list[BatchItem] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+            if not found:
+                raise DiarefineError(f"{path}: folder holds no audio file")
+            items += [BatchItem(p.stem, p) for p in found]
+        elif path.name == "wav.scp" or path.suffix == ".scp":
+            items += [BatchItem(uri, audio) for uri, audio in read_wav_scp(path).items()]
+        elif path.exists() or path.suffix.lower() in AUDIO_EXTENSIONS:
+            items.append(BatchItem(path.stem, path))  # a missing file fails in the batch
+        else:
+            raise DiarefineError(f"{path}: no such audio file, folder or wav.scp")
+    seen: dict[str, Path] = {}
+    for item in items:
+        if item.uri in seen and seen[item.uri] != item.audio:
+            raise DiarefineError(f"recording id {item.uri!r} given twice: {seen[item.uri]} "
+                                 f"and {item.audio}")
+        seen[item.uri] = item.audio
+    return list({item.uri: item for item in items}.values())
+
+
+def output_path(outdir: Path, uri: str) -> Path:
+    return outdir / f"{uri}.rttm"
+
+
+def _run_one(runner: Runner, item: BatchItem, outdir: Path) -> tuple[str, str | None]:
+    try:
+        result = runner(item.uri, item.audio)
+        write_rttm(output_path(outdir, item.uri), result.diarization)  # type: ignore[attr-defined]
+        return item.uri, None
+    except (DiarefineError, OSError, ValueError, RuntimeError, MemoryError) as exc:
+        return item.uri, f"{type(exc).__name__}: {exc}".splitlines()[0]
+    except Exception as exc:  # noqa: BLE001 - an unexpected bug must not stop the batch
+        last = traceback.format_exc().strip().splitlines()[-1]
+        return item.uri, f"unexpected {type(exc).__name__}: {last}"
+
+
+_WORKER: dict[str, Runner] = {}
+
+
+def _init_worker(factory: Callable[[], Runner], threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["runner"] = factory()
+
+
+def _run_in_worker(item: BatchItem, outdir: Path) -> tuple[str, str | None]:
+    return _run_one(_WORKER["runner"], item, outdir)
+
+
+def run_batch(
+    items: Iterable[BatchItem],
+    outdir: Path,
+    runner_factory: Callable[[], Runner],
+    overwrite: bool = False,
+    jobs: int = 1,
+    on_item: Callable[[str, str | None], None] | None = None,
+) -> BatchReport:
+    """Diarize ``items`` into ``outdir``; ``on_item(uri, error_or_None)`` after each one."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = BatchReport()
+    todo = []
+    for item in items:
+        if not overwrite and output_path(outdir, item.uri).exists():
+            report.skipped.append(item.uri)
+        else:
+            todo.append(item)
+
+    def record(uri: str, error: str | None) -> None:
+        if error is None:
+            report.done.append(uri)
+        else:
+            report.failed[uri] = error
+        if on_item is not None:
+            on_item(uri, error)
+
+    if jobs <= 1 or len(todo) <= 1:
+        runner = runner_factory() if todo else None
+        for item in todo:
+            record(*_run_one(runner, item, outdir))
+        return report
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                             initargs=(runner_factory, threads)) as pool:
+        futures = [pool.submit(_run_in_worker, item, outdir) for item in todo]
+        for future in as_completed(futures):
+            record(*future.result())
+    return report

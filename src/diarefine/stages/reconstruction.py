@@ -1,0 +1,52 @@
+"""From per-chunk local activity and the speaker assignment to global frame activations.
+
+1. ``count[t]``: the number of simultaneous speakers at frame ``t``, the rounded mean over
+   the chunks covering ``t`` of their number of active local speakers (pyannote 3.1).
+2. ``data[t, s]``: the mean over those chunks of the activity of the local speaker(s)
+   assigned to global speaker ``s`` (max if several, which the assignment forbids).
+
+Chunk frame ``f`` of chunk ``c`` lands on global frame ``round((c*step + f*frame_step)/
+frame_step)``; global frames use the chunk frame grid shifted to time 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from diarefine.stages.base import ChunkScores, FrameGrid, FrameScores
+
+
+def global_frame_offsets(scores: ChunkScores) -> NDArray[np.int64]:
+    """Global index of frame 0 of each chunk. (num_chunks,)"""
+    starts = np.arange(scores.num_chunks) * scores.chunk_step
+    return np.rint(starts / scores.frames.step).astype(np.int64)
+
+
+def reconstruct(
+    scores: ChunkScores, assignment: NDArray[np.int64], num_speakers: int,
+    duration: float, max_count: int | None = None,
+) -> FrameScores:
+    """scores (C, F, K) + assignment (C, K) -> FrameScores (T, S) over ``duration`` s."""
+    num_chunks, num_frames, _ = scores.data.shape
+    grid = scores.frames
+    total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
+    offsets = global_frame_offsets(scores)
+    total = max(total, int(offsets[-1]) + num_frames if num_chunks else 0)
+    activity = np.zeros((total, max(num_speakers, 0)), dtype=np.float64)
+    speech = np.zeros(total, dtype=np.float64)
+    coverage = np.zeros(total, dtype=np.float64)
+    for c in range(num_chunks):
+        window = slice(offsets[c], offsets[c] + num_frames)
+        local = scores.data[c]
+        coverage[window] += 1
+        speech[window] += local.sum(axis=1)
+        for k in np.flatnonzero(assignment[c] >= 0):
+            s = assignment[c, k]
+            activity[window, s] = activity[window, s] + local[:, k]
+    covered = np.maximum(coverage, 1)
+    count = np.rint(speech / covered).astype(np.int64)
+    if max_count is not None:
+        count = np.minimum(count, max_count)
+    return FrameScores((activity / covered[:, None]).astype(np.float32), count,
+                       FrameGrid(0.0, grid.step, grid.duration))
