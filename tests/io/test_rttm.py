@@ -104,12 +104,6 @@ def test_other_records_are_checked_and_skipped(no_warnings) -> None:
     assert triples(out["rec"]) == [(0.0, 1.0, "A"), (2.0, 3.0, "B")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: SPKR-INFO records carry <NA> onset and duration (NIST RTTM spec; md-eval "
-    "never reads their times) but parse_rttm parses the onset of every record and raises "
-    "\"onset '<NA>' is not a number\"",
-)
 def test_spkr_info_with_na_times_is_skipped(no_warnings) -> None:
     lines = [
         "SPKR-INFO rec 1 <NA> <NA> <NA> adult_female A <NA> <NA>",
@@ -279,12 +273,6 @@ def test_load_rttms_combines_uri_split_across_files(tmp_path: Path) -> None:
     assert triples(out["x"]) == [(0.0, 1.0, "Q")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: load_rttms combines a uri found in two files even when the files give it "
-    "different channels; the second file's turns are silently relabelled with the first "
-    "file's channel, whereas the same records in one file raise 'one channel per uri'",
-)
 def test_load_rttms_uri_on_two_channels_across_files(tmp_path: Path) -> None:
     write(tmp_path / "a.rttm", spk("rec", "0", "1", "A", chan="1"))
     write(tmp_path / "b.rttm", spk("rec", "2", "1", "B", chan="2"))
@@ -342,12 +330,6 @@ def test_speaker_labels_with_whitespace_refused(tmp_path: Path, label: str) -> N
     assert os.listdir(tmp_path) == []  # no temp file left behind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: rttm_lines refuses speaker labels with whitespace but writes a uri (or "
-    "channel) containing whitespace as is; the line reads back silently as another uri, "
-    "channel and speaker ('my file' -> uri 'my', channel 'file', speaker '<NA>')",
-)
 @pytest.mark.parametrize(("uri", "channel"), [("my file", "1"), ("rec", "a b"), ("", "1")])
 def test_uri_and_channel_with_whitespace_refused(uri: str, channel: str) -> None:
     a = Annotation.from_tuples(uri, [(0.0, 1.0, "A")], channel=channel)

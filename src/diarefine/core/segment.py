@@ -35,7 +35,7 @@ class Segment:
 
     def intersects(self, other: Segment) -> bool:
         """True when the two segments share a positive length of time."""
-        return self.start < other.end and other.start < self.end
+        return min(self.end, other.end) > max(self.start, other.start)
 
     def intersection(self, other: Segment) -> Segment | None:
         start, end = max(self.start, other.start), min(self.end, other.end)

@@ -7,8 +7,8 @@ inside the stages and are converted here, and only here, with these rules:
 * **seconds -> frame index** on a grid of frames ``[start + i*step, start + (i+1)*step)``:
   a frame belongs to an interval ``[a, b)`` when its *start time* lies in ``[a, b)``
   (dscore's rule for its 10 ms frame labels). Quotients are snapped to the nearest
-  integer when within ``SNAP`` of it, so that ``1.23 / 0.01`` (``122.99999999999999``
-  in binary floating point) counts as frame 123, not 122.
+  integer when within ``SNAP`` of it, so that ``0.29 / 0.01`` (``28.999999999999996``
+  in binary floating point) counts as frame 29, not 28.
 * **files**: RTTM and UEM times are written with ``DECIMALS`` decimals (milliseconds).
 
 Nothing else in the package rounds times; metrics work on exact float times.

@@ -120,7 +120,7 @@ class Timeline:
 
     def gaps(self, within: Segment | None = None) -> Timeline:
         """Time inside ``within`` (default: the extent) not covered by the timeline."""
-        within = within or self.extent()
+        within = within if within is not None else self.extent()
         if within is None:
             return Timeline()
         return Timeline([within]).difference(self)

@@ -78,6 +78,8 @@ def parse_rttm(lines: Iterable[str], path: str | Path = "<rttm>") -> dict[str, A
         subtype = fields[6].lower()
         if kind not in RECORD_TYPES or subtype not in RECORD_TYPES[kind]:
             raise FormatError(path, number, f"unknown RTTM type/subtype {fields[0]}/{fields[6]}")
+        if kind == "SPKR-INFO":  # speaker metadata: no times (md-eval never reads them)
+            continue
         onset = _parse_time(fields[3], "onset", path, number)
         duration = 0.0 if fields[4].lower() == "<na>" else _parse_time(
             fields[4], "duration", path, number)
@@ -124,6 +126,10 @@ def load_rttms(path: str | Path) -> dict[str, Annotation]:
     out: dict[str, Annotation] = {}
     for file in files:
         for uri, annotation in read_rttm(file).items():
+            if uri in out and out[uri].channel != annotation.channel:
+                raise FormatError(file, None, f"uri {uri!r} is on channel "
+                                  f"{annotation.channel!r} here and {out[uri].channel!r} in "
+                                  "another file; one channel per uri")
             if uri in out:
                 warnings.warn(f"{file}: uri {uri!r} also appears in another file of {path}; "
                               "turns combined", DiarefineWarning, stacklevel=2)
@@ -135,6 +141,9 @@ def load_rttms(path: str | Path) -> dict[str, Annotation]:
 
 def rttm_lines(annotation: Annotation) -> list[str]:
     """RTTM lines of an annotation (times in milliseconds)."""
+    for name, value in (("uri", annotation.uri), ("channel", annotation.channel)):
+        if not value or any(c.isspace() for c in value):
+            raise ValueError(f"{name} {value!r} cannot be written to RTTM")
     lines = []
     for t in annotation.turns:
         if not t.speaker or any(c.isspace() for c in t.speaker):
