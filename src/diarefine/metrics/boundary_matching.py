@@ -170,7 +170,11 @@ def optimal_pairs(ref: NDArray[np.float64], sys: NDArray[np.float64],
     found_i, found_j = [empty], [empty]
     for cluster in np.split(order, breaks):
         r, s = index[cluster[~is_sys[cluster]]], index[cluster[is_sys[cluster]]]
-        if len(r) and len(s):
+        if len(r) == 1 and len(s) == 1:  # the common case, no assignment to solve
+            if abs(sys[s[0]] - ref[r[0]]) <= tolerance + EPSILON:
+                found_i.append(r)
+                found_j.append(s)
+        elif len(r) and len(s):
             a, b = _assign(ref[r], sys[s], tolerance)
             found_i.append(r[a])
             found_j.append(s[b])
