@@ -84,10 +84,26 @@ def components_on(sweep: Sweep, scored: np.ndarray, ref_cols: np.ndarray,
 
 
 def map_speakers(sweep: Sweep, evaluated: np.ndarray) -> dict[str, str]:
-    """md-eval's mapping: maximal co-occurrence over the intervals in ``evaluated``."""
+    """md-eval's mapping: maximal co-occurrence over the intervals in ``evaluated``.
+
+    Exact ties are broken by the speakers' first active time, not by their labels, so
+    that relabelling the system never changes the mapping.
+    """
     d = sweep.durations * evaluated
     overlap = sweep.ref.T.astype(np.float64) @ (sweep.hyp * d[:, None])
-    return optimal_mapping(overlap, sweep.ref_speakers, sweep.hyp_speakers)
+    rows = _by_first_activity(sweep.ref)
+    cols = _by_first_activity(sweep.hyp)
+    return optimal_mapping(overlap[np.ix_(rows, cols)],
+                           tuple(sweep.ref_speakers[i] for i in rows),
+                           tuple(sweep.hyp_speakers[j] for j in cols))
+
+
+def _by_first_activity(active: np.ndarray) -> np.ndarray:
+    """Column order by first active interval (never-active columns last)."""
+    if active.shape[0] == 0:
+        return np.arange(active.shape[1])
+    first = np.where(active.any(axis=0), active.argmax(axis=0), len(active))
+    return np.argsort(first, kind="stable")
 
 
 def diarization_error(
@@ -99,8 +115,12 @@ def diarization_error(
 ) -> DerResult:
     """DER components of one file (see the module docstring for the semantics)."""
     regions = scoring_regions(reference, uem, collar, skip_overlap)
-    sweep = make_sweep(reference, hypothesis, regions.evaluated, regions.scored)
-    mapping = map_speakers(sweep, sweep.inside(regions.evaluated))
+    # The mapping is computed on a sweep cut only where speakers or the evaluated region
+    # change, so that it never depends on the collar (not even through rounding).
+    map_sweep = make_sweep(reference, hypothesis, regions.evaluated)
+    mapping = map_speakers(map_sweep, map_sweep.inside(regions.evaluated))
+    sweep = (map_sweep if regions.scored == regions.evaluated
+             else make_sweep(reference, hypothesis, regions.evaluated, regions.scored))
     cols = mapping_indices(mapping, sweep.ref_speakers, sweep.hyp_speakers)
     components = components_on(sweep, sweep.inside(regions.scored), *cols)
     return DerResult(components, mapping, regions, sweep)
