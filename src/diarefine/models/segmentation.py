@@ -1,0 +1,207 @@
+"""PyanNet speaker segmentation (the architecture of pyannote segmentation-3.0), in torch.
+
+SincNet front end -> bidirectional LSTM stack -> feed-forward layers -> powerset classifier
+with a log-softmax. Module and parameter names are those of the pretrained checkpoint's
+state dict so that it loads strictly. Inference only: the learnable sinc filters are
+rebuilt from their parameters at every forward (cheap: 80 x 251 taps).
+
+Powerset classes (3 local speakers, at most 2 at once), in checkpoint order:
+``{}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}``; see `powerset_mapping`.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["PyanNetSegmentation", "SincNet", "powerset_mapping", "powerset_to_multilabel"]
+
+
+class SincFilterbank(nn.Module):
+    """Band-pass sinc filters (cosine and sine halves) parameterized by low cut-off and width.
+
+    Holds ``low_hz_`` and ``band_hz_`` (num_bands, 1), a half Hamming window ``window_``
+    (half_kernel,) and the half time axis ``n_ = 2 pi t`` (1, half_kernel).
+    """
+
+    window_: torch.Tensor
+    n_: torch.Tensor
+
+    def __init__(self, num_filters: int = 80, kernel_size: int = 251, sample_rate: int = 16000,
+                 min_low_hz: float = 50.0, min_band_hz: float = 50.0) -> None:
+        super().__init__()
+        self.num_bands = num_filters // 2
+        self.kernel_size = kernel_size
+        self.sample_rate = sample_rate
+        self.min_low_hz, self.min_band_hz = min_low_hz, min_band_hz
+        half = kernel_size // 2
+        self.low_hz_ = nn.Parameter(torch.zeros(self.num_bands, 1))
+        self.band_hz_ = nn.Parameter(torch.zeros(self.num_bands, 1))
+        self.register_buffer("window_", torch.hamming_window(kernel_size, periodic=False)[:half])
+        t = torch.arange(-half, 0, dtype=torch.float32).view(1, -1) / sample_rate
+        self.register_buffer("n_", 2.0 * math.pi * t)
+
+    def filters(self) -> torch.Tensor:
+        """Filter taps. Shape: (2 * num_bands, 1, kernel_size); cosine bands first."""
+        low = self.min_low_hz + self.low_hz_.abs()
+        high = torch.clamp(low + self.min_band_hz + self.band_hz_.abs(),
+                           self.min_low_hz, self.sample_rate / 2)
+        band = high - low  # (num_bands, 1)
+        arg_low, arg_high = low @ self.n_, high @ self.n_  # (num_bands, half)
+        half_t = self.n_ / 2
+        even = (torch.sin(arg_high) - torch.sin(arg_low)) / half_t * self.window_
+        odd = (torch.cos(arg_low) - torch.cos(arg_high)) / half_t * self.window_
+        even = torch.cat([even, 2 * band, even.flip(1)], dim=1)
+        odd = torch.cat([odd, torch.zeros_like(band), -odd.flip(1)], dim=1)
+        taps = torch.cat([even, odd], dim=0) / (2 * torch.cat([band, band], dim=0))
+        return taps.unsqueeze(1)
+
+
+class SincEncoder(nn.Module):
+    """Strided convolution of a waveform with a `SincFilterbank`. (B, 1, N) -> (B, 80, N')."""
+
+    def __init__(self, filterbank: SincFilterbank, stride: int) -> None:
+        super().__init__()
+        self.filterbank = filterbank
+        self.stride = stride
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        return F.conv1d(waveforms, self.filterbank.filters(), stride=self.stride)
+
+
+class SincNet(nn.Module):
+    """Waveform front end: instance norm, sinc conv, two convs, each max-pooled by 3.
+
+    Shape: (B, 1, N) -> (B, 60, F).
+    """
+
+    #: (kernel, stride) of every sliding operation, first to last, stride of the sinc conv
+    #: excluded (it is ``self.stride``).
+    KERNELS = (251, 3, 5, 3, 5, 3)
+
+    def __init__(self, sample_rate: int = 16000, stride: int = 10) -> None:
+        super().__init__()
+        if sample_rate != 16000:
+            raise ValueError("SincNet is defined for 16 kHz audio only")
+        self.stride = stride
+        self.wav_norm1d = nn.InstanceNorm1d(1, affine=True)
+        self.conv1d = nn.ModuleList([
+            SincEncoder(SincFilterbank(80, 251, sample_rate), stride),
+            nn.Conv1d(80, 60, 5),
+            nn.Conv1d(60, 60, 5),
+        ])
+        self.pool1d = nn.ModuleList([nn.MaxPool1d(3, stride=3) for _ in range(3)])
+        self.norm1d = nn.ModuleList([nn.InstanceNorm1d(c, affine=True) for c in (80, 60, 60)])
+
+    def strides(self) -> tuple[int, ...]:
+        return (self.stride, 3, 1, 3, 1, 3)
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        x = self.wav_norm1d(waveforms)
+        for index, (conv, pool, norm) in enumerate(zip(self.conv1d, self.pool1d, self.norm1d)):
+            x = conv(x)
+            if index == 0:
+                x = x.abs()
+            x = F.leaky_relu(norm(pool(x)))
+        return x
+
+
+class PyanNetSegmentation(nn.Module):
+    """Frame-level powerset speaker segmentation of fixed-length chunks.
+
+    Parameters
+    ----------
+    num_classes
+        Size of the powerset output (7 for 3 speakers, at most 2 at once).
+    sample_rate, sinc_stride
+        Waveform rate (16 kHz only) and stride of the sinc convolution.
+    lstm_hidden, lstm_layers, bidirectional
+        One monolithic ``nn.LSTM`` stack (batch first).
+    linear_hidden, linear_layers
+        Feed-forward layers (leaky ReLU) between the LSTM and the classifier.
+
+    Shapes: ``forward``: (B, 1, N) -> (B, F, num_classes) log-probabilities (log-softmax),
+    with ``F = num_frames(N)`` (589 for 10 s at 16 kHz).
+    """
+
+    def __init__(self, num_classes: int = 7, sample_rate: int = 16000, sinc_stride: int = 10,
+                 lstm_hidden: int = 128, lstm_layers: int = 4, bidirectional: bool = True,
+                 linear_hidden: int = 128, linear_layers: int = 2) -> None:
+        super().__init__()
+        self.sample_rate = sample_rate
+        self.num_classes = num_classes
+        self.sincnet = SincNet(sample_rate, sinc_stride)
+        self.lstm = nn.LSTM(60, lstm_hidden, num_layers=lstm_layers, batch_first=True,
+                            bidirectional=bidirectional)
+        width = lstm_hidden * (2 if bidirectional else 1)
+        sizes = [width] + [linear_hidden] * linear_layers
+        self.linear = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.classifier = nn.Linear(sizes[-1], num_classes)
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """Powerset log-probabilities. Shape: (B, 1, N) -> (B, F, num_classes)."""
+        if waveforms.dim() == 2:
+            waveforms = waveforms.unsqueeze(1)
+        x = self.sincnet(waveforms).transpose(1, 2)
+        x, _ = self.lstm(x)
+        for layer in self.linear:
+            x = F.leaky_relu(layer(x))
+        return F.log_softmax(self.classifier(x), dim=-1)
+
+    # --- frame grid (pure arithmetic on the sliding operations, in samples) ----------------
+    def _layers(self) -> list[tuple[int, int]]:
+        return list(zip(SincNet.KERNELS, self.sincnet.strides()))
+
+    def num_frames(self, num_samples: int) -> int:
+        """Output frames for a chunk of ``num_samples`` samples."""
+        n = num_samples
+        for kernel, stride in self._layers():
+            n = 1 + (n - kernel) // stride
+        return max(n, 0)
+
+    def receptive_field(self, num_frames: int = 1) -> int:
+        """Samples seen by ``num_frames`` consecutive output frames."""
+        size = num_frames
+        for kernel, stride in reversed(self._layers()):
+            size = kernel + (size - 1) * stride
+        return size
+
+    def frame_step_samples(self) -> int:
+        """Samples between the receptive fields of consecutive frames."""
+        return self.receptive_field(2) - self.receptive_field(1)
+
+
+def powerset_mapping(num_speakers: int = 3, max_simultaneous: int = 2) -> torch.Tensor:
+    """Which speakers each powerset class contains, classes ordered by size then index.
+
+    Shape: (num_classes, num_speakers), 0/1 float; for (3, 2) the rows are
+    ``{}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}``.
+    """
+    rows = []
+    for size in range(max_simultaneous + 1):
+        for members in combinations(range(num_speakers), size):
+            row = torch.zeros(num_speakers)
+            row[list(members)] = 1.0
+            rows.append(row)
+    return torch.stack(rows)
+
+
+def powerset_to_multilabel(log_probs: torch.Tensor, mapping: torch.Tensor | None = None,
+                           soft: bool = False) -> torch.Tensor:
+    """Per-speaker activity from powerset scores.
+
+    ``soft=False`` takes the most likely class per frame (0/1 activities, as pyannote);
+    ``soft=True`` gives each speaker's marginal probability (sum of its classes' probs).
+
+    Shape: (B, F, num_classes) -> (B, F, num_speakers).
+    """
+    if mapping is None:
+        mapping = powerset_mapping()
+    mapping = mapping.to(device=log_probs.device, dtype=log_probs.dtype)
+    if soft:
+        return log_probs.exp() @ mapping
+    return mapping[log_probs.argmax(dim=-1)]
