@@ -1,0 +1,63 @@
+"""The fixed simulated test set that the other benchmarks use, made by one command.
+
+    python benchmarks/make_simulated_testset.py [--out benchmarks/data/simtest] [--overwrite]
+
+30 conversations of 2-5 minutes with 2-5 speakers each, only held-out (test-split) speakers
+of ``../shared/data/librispeech-261`` (its 10 test-other speakers and the train-clean
+speakers that hash to test), 12 % target overlap, mild synthetic reverberation
+(RT60 0.15-0.4 s) and pink noise at 15-35 dB SNR, seed 2026. Tight references (Silero VAD
+speech regions only). Same command, same bytes; a rerun skips what is complete.
+
+Writes ``OUT/manifest.jsonl`` (plus audio/, rttm/, uem/, meta/) and prints the set's
+statistics (``benchmarks/dataset_stats.py`` prints the same for any manifest).
+The output folder is git-ignored: the set is rebuilt from the shared data, never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
+from diarefine.data.simset import SetSpec, simulate_set
+from diarefine.data.simulate import SimulationConfig
+from diarefine.data.stats import collect, format_stats
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SPEC = SetSpec(num=30, split="test", seed=2026, uri="simtest-{index:03d}")
+CONFIG = SimulationConfig(duration=(120.0, 300.0), speakers=(2, 5), overlap=0.12,
+                          rt60=(0.15, 0.4), snr_db=(15.0, 35.0), noise="pink")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=SHARED / "librispeech-261")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "data" / "simtest")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args()
+    if not args.source.is_dir():
+        sys.exit(f"source folder {args.source} is absent (set DIAREFINE_SHARED_DATA)")
+    start = time.perf_counter()
+
+    def hook(step: str, artifact: object) -> None:
+        if step == "conversation":
+            print(f"  {artifact.uri}  {artifact.duration:6.1f} s  "  # type: ignore[attr-defined]
+                  f"{artifact.num_speakers} speakers", file=sys.stderr)  # type: ignore[attr-defined]
+
+    result = simulate_set(args.source, args.out, SPEC, CONFIG, overwrite=args.overwrite,
+                          hook=hook)
+    print(f"{result.generated} generated, {result.skipped} already complete in "
+          f"{time.perf_counter() - start:.0f} s; manifest {result.manifest}", file=sys.stderr)
+    recordings = [r for r in read_manifest(result.manifest) if r.uri in
+                  {rec.uri for rec in result.records}]
+    refs, regions = load_references(recordings), load_scoring_regions(recordings)
+    stats = collect((refs[r.uri], regions[r.uri]) for r in recordings).as_dict()
+    print(format_stats(f"simulated test set ({args.out.name})", stats))
+
+
+if __name__ == "__main__":
+    main()
