@@ -68,7 +68,7 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[str, float, object]:
     return f"{best:6.2f} s wall {cpu:6.2f} s CPU", best, result
 
 
-def segment(model: PyanNetSegmentation, chunks: np.ndarray, batch: int = 32) -> torch.Tensor:
+def segment(model: PyanNetSegmentation, chunks: np.ndarray, batch: int = 8) -> torch.Tensor:
     """(B, N) -> (B, 589, 7) log-probabilities."""
     outs = []
     with torch.inference_mode():
