@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diarefine.core.frames import FrameGrid
+
 __all__ = [
     "FBANK_GRID",
     "FbankConfig",
@@ -35,32 +37,6 @@ __all__ = [
     "resample_frame_weights",
     "subtract_mean",
 ]
-
-
-@dataclass(frozen=True)
-class FrameGrid:
-    """Frames ``i = 0, 1, ...`` covering ``[start + i*step, start + i*step + duration)`` (s)."""
-
-    start: float
-    step: float
-    duration: float
-
-    def starts(self, num_frames: int) -> NDArray[np.float64]:
-        """Start times (s) of the first ``num_frames`` frames. Shape: (num_frames,)."""
-        return self.start + self.step * np.arange(num_frames, dtype=np.float64)
-
-    def centers(self, num_frames: int) -> NDArray[np.float64]:
-        """Middle times (s) of the first ``num_frames`` frames. Shape: (num_frames,)."""
-        return self.starts(num_frames) + 0.5 * self.duration
-
-    def nearest(self, times: ArrayLike, num_frames: int) -> NDArray[np.int64]:
-        """Index of the frame whose middle is closest to each time, clipped to the grid.
-
-        Shape: same as ``times``.
-        """
-        t = np.asarray(times, dtype=np.float64)
-        index = np.rint((t - self.start - 0.5 * self.duration) / self.step)
-        return np.clip(index, 0, max(num_frames - 1, 0)).astype(np.int64)
 
 
 @dataclass(frozen=True)

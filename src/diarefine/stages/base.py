@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from diarefine.core.annotation import Annotation
+from diarefine.core.frames import FrameGrid
 
 #: ``hook(step_name, artifact)``: observes every intermediate result; also drives progress
 #: (``hook("progress/<stage>", (done, total))``).
@@ -28,23 +29,6 @@ Hook = Callable[[str, object], None]
 
 def no_hook(name: str, artifact: object) -> None:
     """The default hook: ignore everything."""
-
-
-@dataclass(frozen=True)
-class FrameGrid:
-    """Frames ``j`` covering ``[start + j*step, start + j*step + duration)`` seconds."""
-
-    start: float
-    step: float
-    duration: float
-
-    def center(self, index: NDArray | int) -> NDArray[np.float64]:
-        return self.start + np.asarray(index, dtype=np.float64) * self.step + self.duration / 2
-
-    def closest_frame(self, t: NDArray | float) -> NDArray[np.int64]:
-        """Index of the frame whose center is closest to ``t``."""
-        q = (np.asarray(t, dtype=np.float64) - self.start - self.duration / 2) / self.step
-        return np.rint(q).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -77,14 +61,22 @@ class SpeakerConstraints:
 class ChunkScores:
     """Local speaker activity of overlapping chunks.
 
-    ``data``: (num_chunks, num_frames, local_speakers) in [0, 1] (hard 0/1 after powerset
-    decoding). Chunk ``c`` starts at ``c * chunk_step`` s; its frames follow ``frames``.
+    ``data``: (num_chunks, num_frames, local_speakers) in [0, 1]: 0/1 after hard powerset
+    decoding, each speaker's probability after soft decoding. A local speaker is active in
+    a frame when its value exceeds ``threshold``. Chunk ``c`` starts at ``c * chunk_step``
+    seconds; its frames follow ``frames``.
     """
 
     data: NDArray[np.float32]
     chunk_step: float
     chunk_duration: float
     frames: FrameGrid
+    threshold: float = 0.5
+
+    @property
+    def active(self) -> NDArray[np.bool_]:
+        """(num_chunks, num_frames, local_speakers) booleans."""
+        return self.data > self.threshold
 
     @property
     def num_chunks(self) -> int:
@@ -93,11 +85,13 @@ class ChunkScores:
 
 @dataclass(frozen=True)
 class ChunkEmbeddings:
-    """``data``: (num_chunks, local_speakers, dimension); ``active``: (num_chunks,
-    local_speakers) whether the local speaker talks long enough to be embedded."""
+    """``data``: (num_chunks, local_speakers, dimension). ``present`` (num_chunks,
+    local_speakers): the local speaker talks in the chunk; ``reliable``: long enough for
+    its embedding to help build the clusters."""
 
     data: NDArray[np.float32]
-    active: NDArray[np.bool_]
+    present: NDArray[np.bool_]
+    reliable: NDArray[np.bool_]
 
 
 @dataclass(frozen=True)

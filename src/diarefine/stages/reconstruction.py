@@ -1,7 +1,8 @@
 """From per-chunk local activity and the speaker assignment to global frame activations.
 
 1. ``count[t]``: the number of simultaneous speakers at frame ``t``, the rounded mean over
-   the chunks covering ``t`` of their number of active local speakers (pyannote 3.1).
+   the chunks covering ``t`` of their number of active local speakers (pyannote 3.1;
+   active: above ``ChunkScores.threshold``).
 2. ``data[t, s]``: the mean over those chunks of the activity of the local speaker(s)
    assigned to global speaker ``s`` (max if several, which the assignment forbids).
 
@@ -36,11 +37,12 @@ def reconstruct(
     activity = np.zeros((total, max(num_speakers, 0)), dtype=np.float64)
     speech = np.zeros(total, dtype=np.float64)
     coverage = np.zeros(total, dtype=np.float64)
+    active = scores.active
     for c in range(num_chunks):
         window = slice(offsets[c], offsets[c] + num_frames)
         local = scores.data[c]
         coverage[window] += 1
-        speech[window] += local.sum(axis=1)
+        speech[window] += active[c].sum(axis=1)
         for k in np.flatnonzero(assignment[c] >= 0):
             s = assignment[c, k]
             activity[window, s] = activity[window, s] + local[:, k]

@@ -18,19 +18,18 @@ from diarefine.stages.clustering.common import centroids, l2_normalize
 def assign_chunks(
     embeddings: ChunkEmbeddings, labels: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Global speaker of each (chunk, local speaker), -1 when inactive; and the centroids.
+    """Global speaker of each present (chunk, local speaker), -1 otherwise; the centroids.
 
-    labels: (num_active,) cluster of each active embedding, in ``active`` row-major order.
+    labels: (num_reliable,) cluster of each reliable embedding, in row-major order.
     Returns assignment (num_chunks, local_speakers) and centroids (num_speakers, D).
     """
     num_chunks, local, dim = embeddings.data.shape
     assignment = np.full((num_chunks, local), -1, dtype=np.int64)
     if len(labels) == 0:
         return assignment, np.zeros((0, dim))
-    active = embeddings.data[embeddings.active]
-    cents = l2_normalize(centroids(active, labels))
+    cents = l2_normalize(centroids(embeddings.data[embeddings.reliable], labels))
     for c in range(num_chunks):
-        speakers = np.flatnonzero(embeddings.active[c])
+        speakers = np.flatnonzero(embeddings.present[c])
         if len(speakers) == 0:
             continue
         similarity = l2_normalize(embeddings.data[c, speakers]) @ cents.T

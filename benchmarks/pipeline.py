@@ -1,0 +1,140 @@
+"""Diarization accuracy and speed of the pipeline on the real recordings here.
+
+    python benchmarks/pipeline.py [--config FILE] [--sets ami-train,ami-dev,ami-test,sample]
+                                  [--threads 2] [--json OUT]
+
+Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the whole 30 s), the
+pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when built with
+``benchmarks/make_simulated_testset.py``, the simulated test set (``simtest``, its UEMs).
+For each set: DER and its components at collar 0 and 0.25 s per side, overlap scored,
+computed by diarefine's md-eval-22-exact scorer; and the real-time factor (wall-clock
+time of the whole per-file process, audio decoding included, / audio duration) with
+``--threads`` torch threads. ``AMI+sample`` pools the 14 AMI excerpts and the sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+from diarefine.config import PipelineConfig
+from diarefine.core import Annotation, Timeline
+from diarefine.io import read_rttm, read_uem
+from diarefine.metrics import ScoreSettings, score_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
+AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
+
+
+@dataclass(frozen=True)
+class Item:
+    uri: str
+    audio: Path
+    reference: Annotation
+    uem: Timeline
+
+
+def load_set(name: str) -> list[Item]:
+    if name in AMI_SPLITS:
+        folder = SHARED / "ami-excerpts"
+        refs = read_rttm(folder / f"debug.{AMI_SPLITS[name]}.rttm")
+        uems = read_uem(folder / f"debug.{AMI_SPLITS[name]}.uem")
+        return [Item(u, folder / f"{u}.wav", refs[u], uems[u]) for u in sorted(refs)]
+    if name == "sample":
+        folder = SHARED / "pyannote-sample"
+        duration = sf.info(str(folder / "sample.wav")).duration
+        ref = read_rttm(folder / "sample.rttm")["sample"]
+        return [Item("sample", folder / "sample.wav", ref, Timeline([(0, duration)]))]
+    if name == "simtest":
+        from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
+
+        path = REPO / "benchmarks" / "data" / "simtest" / "manifest.jsonl"
+        if not path.exists():
+            raise SystemExit(f"{path} missing: run benchmarks/make_simulated_testset.py")
+        records = read_manifest(path)
+        refs, regions = load_references(records), load_scoring_regions(records)
+        return [Item(r.uri, r.audio, refs[r.uri], regions[r.uri]) for r in records]
+    raise SystemExit(f"unknown set {name!r}")
+
+
+def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[str, float]]:
+    refs = {i.uri: i.reference for i in items}
+    uem = {i.uri: i.uem for i in items}
+    out = {}
+    for collar in (0.0, 0.25):
+        d = score_corpus(refs, hyps, uem, ScoreSettings(collar=collar)).overall.as_dict()
+        out[f"collar {collar:g}"] = d
+    return out
+
+
+def run(config: PipelineConfig, sets: list[str], threads: int) -> dict[str, object]:
+    import torch
+
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    torch.set_num_threads(threads)
+    pipeline = DiarizationPipeline.from_pretrained(config)
+    pipeline(str(SHARED / "pyannote-sample" / "sample.wav"))  # warm-up, not timed
+    results: dict[str, object] = {}
+    pooled: list[Item] = []
+    pooled_hyps: dict[str, Annotation] = {}
+    for name in sets:
+        items = load_set(name)
+        hyps, seconds, audio = {}, 0.0, 0.0
+        for item in items:
+            start = time.perf_counter()
+            out = pipeline(str(item.audio), uri=item.uri)
+            seconds += time.perf_counter() - start
+            audio += out.duration
+            hyps[item.uri] = out.diarization
+        results[name] = {"files": len(items), "audio_seconds": audio, "rtf": seconds / audio,
+                         **evaluate(items, hyps)}
+        if name in AMI_SPLITS or name == "sample":
+            pooled += items
+            pooled_hyps.update(hyps)
+    if pooled:
+        results["AMI+sample"] = {"files": len(pooled), **evaluate(pooled, pooled_hyps)}
+    return results
+
+
+def print_table(results: dict[str, dict]) -> None:
+    print(f"{'set':12s} {'files':>5s} {'RTF':>7s} | {'DER c=0':>8s} {'miss':>6s} {'FA':>6s} "
+          f"{'conf':>6s} | {'DER c=.25':>9s} {'JER':>6s}")
+    for name, r in results.items():
+        c0, c25 = r["collar 0"], r["collar 0.25"]
+        scored = c0["scored"] or 1.0
+        rtf = f"{r['rtf']:.4f}" if "rtf" in r else "-"
+        print(f"{name:12s} {r['files']:5d} {rtf:>7s} | {100 * c0['der']:8.2f} "
+              f"{100 * c0['miss'] / scored:6.2f} {100 * c0['false_alarm'] / scored:6.2f} "
+              f"{100 * c0['confusion'] / scored:6.2f} | {100 * c25['der']:9.2f} "
+              f"{100 * c0['jer']:6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    config = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
+    results = run(config, args.sets.split(","), args.threads)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch threads {args.threads}; "
+          f"config: {args.config or 'defaults'}")
+    print("DER in % of scored speaker time, overlap scored, UEMs as described in the docstring")
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps({"config": config.to_dict(), "results": results},
+                                        indent=2))
+
+
+if __name__ == "__main__":
+    main()

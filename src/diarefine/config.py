@@ -1,0 +1,134 @@
+"""Typed, declarative pipeline configuration, loaded from TOML.
+
+Every value has a default, chosen by measurement on the AMI excerpts train/dev split
+(``benchmarks/pipeline.py``; never on the test files). A TOML file overrides any subset::
+
+    [segmentation]
+    step = 2.0            # seconds between 10 s chunks
+
+    [clustering]
+    method = "spectral"   # any registered clusterer; the other keys are its parameters
+    max_speakers = 8
+
+Unknown sections or keys are errors that name them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from diarefine.errors import DiarefineError
+
+
+class ConfigError(DiarefineError, ValueError):
+    """A configuration file or value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class SegmentationConfig:
+    #: Seconds between the starts of consecutive 10 s chunks.
+    step: float = 1.0
+    #: Chunks per forward pass.
+    batch_size: int = 32
+    #: "hard": most likely powerset class (pyannote 3.1); "soft": per-speaker probability.
+    decoding: str = "hard"
+    #: A local speaker is active where its activity exceeds this (soft decoding).
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    #: "trunk": frame features once per recording, pooled per (chunk, speaker) mask;
+    #: "chunk": every chunk embedded on its own (the reference approach, slower).
+    mode: str = "trunk"
+    #: A local speaker is embedded when it has at least this much speech in the chunk.
+    min_speech: float = 0.5
+    #: Pool only the frames where the local speaker talks alone, when there are enough.
+    exclude_overlap: bool = True
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class ClusteringConfig:
+    method: str = "ahc"
+    #: Keyword arguments of the registered clusterer (see diarefine.stages.clustering).
+    params: dict[str, Any] = field(default_factory=lambda: {"threshold": 0.7,
+                                                              "min_cluster_size": 12})
+
+
+@dataclass(frozen=True)
+class PostProcessConfig:
+    median_filter: int = 1
+    min_duration_on: float = 0.0
+    min_duration_off: float = 0.0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
+    postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
+        sections = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {unknown}; "
+                              f"known: {sorted(sections)}")
+        kwargs = {}
+        for name, value in data.items():
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [{name}] must be a table")
+            kwargs[name] = _section(sections[name].default_factory(), value, f"{source} [{name}]")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> PipelineConfig:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+    def replace(self, **sections: Any) -> PipelineConfig:
+        return dataclasses.replace(self, **sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        clustering = out.pop("clustering")
+        out["clustering"] = {"method": clustering["method"], **clustering["params"]}
+        return out
+
+
+def _section(default: Any, values: dict[str, Any], where: str) -> Any:
+    if isinstance(default, ClusteringConfig):
+        values = dict(values)
+        method = str(values.pop("method", default.method))
+        # the defaults' parameters only apply to the default method
+        params = {**default.params, **values} if method == default.method else values
+        return ClusteringConfig(method, params)
+    known = {f.name: f for f in fields(default)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    checked = {}
+    for key, value in values.items():
+        expected = type(getattr(default, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: {key} must be {expected.__name__}, got {value!r}")
+        checked[key] = value
+    return dataclasses.replace(default, **checked)

@@ -1,0 +1,175 @@
+"""Speaker embeddings of every (chunk, local speaker), overlapped frames excluded.
+
+Masks: a local speaker's frames in a chunk, restricted to the frames where it talks alone
+when those amount to at least ``min_speech`` seconds (pyannote 3.1's exclude-overlap rule).
+A local speaker is *present* when it talks at all in the chunk and *reliable* (used to
+build the clusters) when its mask holds ``min_speech`` seconds.
+
+Two ways to embed (``EmbeddingConfig.mode``):
+
+* ``"trunk"`` (default, fast): the CAM++ trunk (everything before statistics pooling) runs
+  once over the recording, in windows of 30 s with 2 s of context on each side, and each
+  mask's weighted mean and standard deviation are accumulated window by window (sums of
+  ``w x`` and ``w x^2``), so memory never holds the trunk output of the whole recording.
+  Fbank mean removal is over the recording. Each audio second goes through the network
+  once instead of ``10 / step`` times.
+* ``"chunk"`` (reference): each 10 s chunk gets its own fbank mean removal and trunk.
+
+Weighted statistics follow CAM++'s pooling: mean and unbiased standard deviation with the
+reliability-weights correction; fewer than two frames give a standard deviation of 0.01.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from diarefine.config import EmbeddingConfig
+from diarefine.core.frames import FrameGrid
+from diarefine.features.fbank import compute_fbank, subtract_mean
+from diarefine.models.campplus import CAMPPlus
+from diarefine.models.pretrained import EmbeddingInfo
+from diarefine.stages.base import ChunkEmbeddings, ChunkScores, Hook, no_hook
+
+WINDOW = 3000  # fbank frames per trunk window (30 s)
+MARGIN = 200  # fbank frames of context on each side (2 s)
+
+
+def speaker_masks(scores: ChunkScores, min_speech: float,
+                  exclude_overlap: bool) -> tuple[NDArray, NDArray, NDArray]:
+    """Frame weights, presence and reliability of every (chunk, local speaker).
+
+    Returns masks (C, F, K) float32, present (C, K), reliable (C, K).
+    """
+    activity = scores.active.astype(np.float32)
+    present = activity.any(axis=1)
+    min_frames = min_speech / scores.frames.step
+    masks = activity.copy()
+    if exclude_overlap:
+        clean = activity * (activity.sum(axis=2, keepdims=True) == 1)
+        enough = clean.sum(axis=1) >= min_frames  # (C, K)
+        masks = np.where(enough[:, None, :], clean, activity)
+    reliable = masks.sum(axis=1) >= min_frames
+    return masks.astype(np.float32), present, reliable
+
+
+def pooled_stats(s1: NDArray, s2: NDArray, v1: NDArray, v2: NDArray,
+                 eps: float = 1e-2) -> NDArray[np.float32]:
+    """Mean and std from accumulated ``sum w x``, ``sum w x^2``, ``sum w``, ``sum w^2``.
+
+    Shapes: s1, s2 (N, C); v1, v2 (N,) -> (N, 2C).
+    """
+    v1c = np.maximum(v1, 1e-8)[:, None]
+    mean = s1 / v1c
+    denom = (v1 - v2 / np.maximum(v1, 1e-8))[:, None]
+    var = np.maximum(s2 - v1c * mean**2, 0.0) / np.maximum(denom, 1e-8)
+    std = np.where(denom > 1e-6, np.sqrt(var), eps)
+    return np.concatenate([mean, std], axis=1).astype(np.float32)
+
+
+@dataclass
+class Embedder:
+    model: CAMPPlus
+    info: EmbeddingInfo
+    config: EmbeddingConfig = EmbeddingConfig()
+    device: str = "cpu"
+
+    def __call__(self, waveform: NDArray[np.float32], scores: ChunkScores,
+                 hook: Hook = no_hook) -> ChunkEmbeddings:
+        """waveform (num_samples,) + scores (C, F, K) -> ChunkEmbeddings (C, K, 192)."""
+        masks, present, reliable = speaker_masks(scores, self.config.min_speech,
+                                                 self.config.exclude_overlap)
+        num_chunks, _, local = masks.shape
+        data = np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
+        if present.any():
+            fbank = compute_fbank(waveform, self.info.fbank, mean_normalize=False)
+            with torch.inference_mode():
+                if self.config.mode == "chunk":
+                    data = self._by_chunk(fbank, scores, masks, hook)
+                elif self.config.mode == "trunk":
+                    windows = self.trunk_windows(subtract_mean(fbank))
+                    data = self.pool_windows(windows, scores, masks, hook)
+                else:
+                    raise ValueError(f"unknown embedding mode {self.config.mode!r}")
+        out = ChunkEmbeddings(data, present, reliable)
+        hook("embeddings", out)
+        return out
+
+    def _trunk_weights(self, scores: ChunkScores, masks: NDArray, c: int,
+                       grid: FrameGrid, first: int, count: int) -> NDArray[np.float32]:
+        """Weights (K, count) of trunk/fbank frames ``first..first+count-1`` for chunk c."""
+        start = c * scores.chunk_step
+        centers = grid.center(np.arange(first, first + count))
+        seg = scores.frames.shifted(start)
+        index = seg.nearest(centers, masks.shape[1])
+        inside = (centers >= start) & (centers < start + scores.chunk_duration)
+        return (masks[c, index, :] * inside[:, None]).T
+
+    def trunk_windows(self, fbank: NDArray) -> Iterator[tuple[int, NDArray[np.float64]]]:
+        """CAM++ trunk over the recording, window by window: (first trunk frame, features
+        (frames, channels)). ``fbank`` (T, 80) is mean-normalised over the recording."""
+        total = len(fbank)
+        for start in range(0, total, WINDOW):
+            lo, hi = max(0, start - MARGIN), min(total, start + WINDOW + MARGIN)
+            first_t, last_t = start // 2, (min(start + WINDOW, total) + 1) // 2
+            x = self.model.trunk(torch.from_numpy(fbank[None, lo:hi]).to(self.device))[0]
+            skip = first_t - lo // 2
+            yield first_t, x[:, skip: skip + last_t - first_t].double().cpu().numpy().T
+
+    def pool_windows(self, windows: Iterable[tuple[int, NDArray[np.float64]]],
+                     scores: ChunkScores, masks: NDArray, hook: Hook = no_hook
+                     ) -> NDArray[np.float32]:
+        """Masked statistics pooling of trunk windows, then the embedding layer.
+
+        masks (C, F, K) -> embeddings (C, K, D)."""
+        num_chunks, _, local = masks.shape
+        s1 = s2 = None
+        v1 = np.zeros(num_chunks * local)
+        v2 = np.zeros_like(v1)
+        grid = self.info.trunk_grid
+        for first_t, x in windows:
+            if s1 is None:
+                s1, s2 = np.zeros((len(v1), x.shape[1])), np.zeros((len(v1), x.shape[1]))
+            t0, t1 = grid.center(first_t), grid.center(first_t + len(x) - 1)
+            c_lo = max(0, int(np.floor((t0 - scores.chunk_duration) / scores.chunk_step)))
+            c_hi = min(num_chunks, int(np.floor(t1 / scores.chunk_step)) + 1)
+            for c in range(c_lo, c_hi):
+                w = self._trunk_weights(scores, masks, c, grid, first_t, len(x))
+                rows = slice(c * local, (c + 1) * local)
+                s1[rows] += w @ x
+                s2[rows] += w @ (x * x)
+                v1[rows] += w.sum(axis=1)
+                v2[rows] += (w * w).sum(axis=1)
+            hook("progress/embedding", (c_hi, num_chunks))
+        if s1 is None:
+            return np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
+        stats = torch.from_numpy(pooled_stats(s1, s2, v1, v2)).to(self.device)
+        emb = self.model.xvector.dense(stats).cpu().numpy()
+        return emb.reshape(num_chunks, local, -1).astype(np.float32)
+
+    def _by_chunk(self, fbank: NDArray, scores: ChunkScores, masks: NDArray,
+                  hook: Hook) -> NDArray[np.float32]:
+        num_chunks, _, local = masks.shape
+        grid = self.info.fbank_grid
+        per_chunk = int(round(scores.chunk_duration / grid.step)) - 2  # 998 frames of 10 s
+        out = np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
+        batch = max(1, self.config.batch_size // local)
+        for c0 in range(0, num_chunks, batch):
+            feats, weights = [], []
+            for c in range(c0, min(c0 + batch, num_chunks)):
+                first = int(round(c * scores.chunk_step / grid.step))
+                piece = fbank[first: first + per_chunk]
+                piece = np.pad(piece, ((0, per_chunk - len(piece)), (0, 0)))
+                w = self._trunk_weights(scores, masks, c, grid, first, per_chunk)
+                feats += [subtract_mean(piece)] * local
+                weights += list(w)
+            emb = self.model.embed(torch.from_numpy(np.stack(feats)).to(self.device),
+                                   torch.from_numpy(np.stack(weights)).to(self.device))
+            n = len(feats) // local
+            out[c0: c0 + n] = emb.cpu().numpy().reshape(n, local, -1)
+            hook("progress/embedding", (min(c0 + batch, num_chunks), num_chunks))
+        return out

