@@ -36,13 +36,13 @@ class ConfigError(DiarefineError, ValueError):
 @dataclass(frozen=True)
 class SegmentationConfig:
     #: Seconds between the starts of consecutive 10 s chunks.
-    step: float = 1.0
+    step: float = 2.5
     #: Chunks per forward pass.
     batch_size: int = 32
     #: "hard": most likely powerset class (pyannote 3.1); "soft": per-speaker probability.
-    decoding: str = "hard"
+    decoding: str = "soft"
     #: A local speaker is active where its activity exceeds this (soft decoding).
-    threshold: float = 0.5
+    threshold: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -55,21 +55,30 @@ class EmbeddingConfig:
     #: Pool only the frames where the local speaker talks alone, when there are enough.
     exclude_overlap: bool = True
     batch_size: int = 32
+    #: Fold the CAM++ batch-norms into the preceding convolutions (faster, same output).
+    fuse: bool = True
 
 
 @dataclass(frozen=True)
 class ClusteringConfig:
     method: str = "ahc"
     #: Keyword arguments of the registered clusterer (see diarefine.stages.clustering).
-    params: dict[str, Any] = field(default_factory=lambda: {"threshold": 0.7,
+    params: dict[str, Any] = field(default_factory=lambda: {"threshold": 0.75,
                                                               "min_cluster_size": 12})
+
+
+@dataclass(frozen=True)
+class ReconstructionConfig:
+    #: "uniform" or "hamming" weighting of chunk frames when averaging overlapping chunks.
+    weighting: str = "uniform"
 
 
 @dataclass(frozen=True)
 class PostProcessConfig:
     median_filter: int = 1
     min_duration_on: float = 0.0
-    min_duration_off: float = 0.0
+    min_duration_off: float = 0.1
+    extra_threshold: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class PipelineConfig:
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
+    reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
     postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
 
     @classmethod

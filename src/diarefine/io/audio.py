@@ -49,8 +49,12 @@ def audio_info(path: str | Path) -> AudioInfo:
 
 
 def _reason(exc: Exception) -> str:
+    """libsndfile's reason without the repeated file name."""
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text.replace("Error opening ", "").strip()
+    text = text.replace("Error opening ", "").strip()
+    if text.startswith("'") and "': " in text:
+        text = text.split("': ", 1)[1]
+    return text.rstrip(".")
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> NDArray[np.float32]:

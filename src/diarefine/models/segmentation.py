@@ -101,13 +101,47 @@ class SincNet(nn.Module):
         return (self.stride, 3, 1, 3, 1, 3)
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
-        x = self.wav_norm1d(waveforms)
-        for index, (conv, pool, norm) in enumerate(zip(self.conv1d, self.pool1d, self.norm1d)):
-            x = conv(x)
+        return self.after_sinc(self.conv1d[0](self.wav_norm1d(waveforms)))
+
+    def after_sinc(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after the sinc convolution. Shape: (B, 80, N') -> (B, 60, F)."""
+        for index, (pool, norm) in enumerate(zip(self.pool1d, self.norm1d)):
             if index == 0:
                 x = x.abs()
+            else:
+                x = self.conv1d[index](x)
             x = F.leaky_relu(norm(pool(x)))
         return x
+
+    def sinc_of_chunks(self, recording: torch.Tensor, step: int, count: int,
+                       length: int) -> torch.Tensor:
+        """The sinc convolution of the *normalised* chunks ``recording[c*step : c*step +
+        length]``, ``c < count``, from one convolution of the un-normalised recording.
+
+        The input instance norm is affine per chunk, ``y = g (x - m) / s + b``, and the
+        convolution is linear, so ``conv(y) = (g / s) conv(x) + (b - g m / s) sum(taps)``:
+        overlapping chunks share the (dominant) cost of the convolution. ``step`` must be a
+        multiple of the stride. Shape: recording (N,) -> (count, 80, N').
+        """
+        stride = self.stride
+        if step % stride:
+            raise ValueError(f"chunk step must be a multiple of {stride} samples")
+        taps = self.conv1d[0].filterbank.filters()
+        span = (count - 1) * step + length
+        full = F.conv1d(recording[:span].view(1, 1, -1), taps, stride=stride)[0]  # (80, N'')
+        frames = (length - taps.shape[-1]) // stride + 1
+        conv = full.unfold(1, frames, step // stride)[:, :count].transpose(0, 1)
+        x = recording[:span].double()
+        sums = F.pad(torch.cumsum(x, 0), (1, 0))
+        squares = F.pad(torch.cumsum(x * x, 0), (1, 0))
+        begin = torch.arange(count, device=x.device) * step
+        mean = (sums[begin + length] - sums[begin]) / length
+        var = ((squares[begin + length] - squares[begin]) / length - mean**2).clamp_min(0)
+        norm = self.wav_norm1d
+        scale = (norm.weight.double() / torch.sqrt(var + norm.eps)).float()
+        shift = (norm.bias.double() - scale.double() * mean).float()
+        return torch.addcmul(shift[:, None, None] * taps.sum(dim=-1)[None],
+                             scale[:, None, None], conv)
 
 
 class PyanNetSegmentation(nn.Module):
@@ -146,7 +180,18 @@ class PyanNetSegmentation(nn.Module):
         """Powerset log-probabilities. Shape: (B, 1, N) -> (B, F, num_classes)."""
         if waveforms.dim() == 2:
             waveforms = waveforms.unsqueeze(1)
-        x = self.sincnet(waveforms).transpose(1, 2)
+        return self.from_sinc(self.sincnet.conv1d[0](self.sincnet.wav_norm1d(waveforms)))
+
+    def chunks_of(self, recording: torch.Tensor, step: int, count: int,
+                  length: int) -> torch.Tensor:
+        """``forward`` of the chunks ``recording[c*step : c*step + length]``, ``c < count``,
+        sharing the sinc convolution between overlapping chunks (see
+        `SincNet.sinc_of_chunks`). Shape: (N,) -> (count, F, num_classes)."""
+        return self.from_sinc(self.sincnet.sinc_of_chunks(recording, step, count, length))
+
+    def from_sinc(self, sinc: torch.Tensor) -> torch.Tensor:
+        """The network after the sinc convolution. Shape: (B, 80, N') -> (B, F, classes)."""
+        x = self.sincnet.after_sinc(sinc).transpose(1, 2)
         x, _ = self.lstm(x)
         for layer in self.linear:
             x = F.leaky_relu(layer(x))

@@ -8,7 +8,8 @@ build the clusters) when its mask holds ``min_speech`` seconds.
 Two ways to embed (``EmbeddingConfig.mode``):
 
 * ``"trunk"`` (default, fast): the CAM++ trunk (everything before statistics pooling) runs
-  once over the recording, in windows of 30 s with 2 s of context on each side, and each
+  once over the speech of the recording (silences over 4 s skipped), in windows of at
+  most 30 s with 2 s of context on each side, and each
   mask's weighted mean and standard deviation are accumulated window by window (sums of
   ``w x`` and ``w x^2``), so memory never holds the trunk output of the whole recording.
   Fbank mean removal is over the recording. Each audio second goes through the network
@@ -71,12 +72,54 @@ def pooled_stats(s1: NDArray, s2: NDArray, v1: NDArray, v2: NDArray,
     return np.concatenate([mean, std], axis=1).astype(np.float32)
 
 
+class _Trunk(torch.nn.Module):
+    def __init__(self, model: CAMPPlus) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, fbank: torch.Tensor) -> torch.Tensor:
+        return self.model.trunk(fbank)
+
+
+def fused_trunk(model: CAMPPlus) -> torch.nn.Module:
+    """The trunk with every batch-norm that follows a convolution folded into it
+    (torch.fx): about 15 % faster on a CPU, equal to the plain trunk within 1e-4."""
+    from torch.fx.experimental.optimization import fuse
+
+    return fuse(_Trunk(model).eval())
+
+
+def trunk_spans(needed: NDArray[np.bool_], window: int, bridge: int) -> list[tuple[int, int]]:
+    """Runs of needed trunk frames, joined across gaps shorter than ``bridge`` frames and
+    cut into pieces of at most ``window`` frames. Returns ``[(first, last + 1), ...]``."""
+    padded = np.concatenate([[False], needed, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    runs: list[list[int]] = []
+    for a, b in zip(edges[::2], edges[1::2]):
+        if runs and a - runs[-1][1] < bridge:
+            runs[-1][1] = int(b)
+        else:
+            runs.append([int(a), int(b)])
+    return [(a, min(a + window, b)) for a, b in runs for a in range(a, b, window)]
+
+
 @dataclass
 class Embedder:
     model: CAMPPlus
     info: EmbeddingInfo
     config: EmbeddingConfig = EmbeddingConfig()
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self._trunk: torch.nn.Module | None = None
+
+    def trunk(self, fbank: torch.Tensor) -> torch.Tensor:
+        """CAM++ trunk features (B, T, 80) -> (B, 512, ceil(T/2)), batch-norms folded."""
+        if not self.config.fuse:
+            return self.model.trunk(fbank)
+        if self._trunk is None:
+            self._trunk = fused_trunk(self.model)
+        return self._trunk(fbank)
 
     def __call__(self, waveform: NDArray[np.float32], scores: ChunkScores,
                  hook: Hook = no_hook) -> ChunkEmbeddings:
@@ -91,7 +134,8 @@ class Embedder:
                 if self.config.mode == "chunk":
                     data = self._by_chunk(fbank, scores, masks, hook)
                 elif self.config.mode == "trunk":
-                    windows = self.trunk_windows(subtract_mean(fbank))
+                    needed = self.needed_frames(scores, masks, len(fbank))
+                    windows = self.trunk_windows(subtract_mean(fbank), needed)
                     data = self.pool_windows(windows, scores, masks, hook)
                 else:
                     raise ValueError(f"unknown embedding mode {self.config.mode!r}")
@@ -109,16 +153,36 @@ class Embedder:
         inside = (centers >= start) & (centers < start + scores.chunk_duration)
         return (masks[c, index, :] * inside[:, None]).T
 
-    def trunk_windows(self, fbank: NDArray) -> Iterator[tuple[int, NDArray[np.float64]]]:
+    def trunk_windows(self, fbank: NDArray, needed: NDArray[np.bool_] | None = None
+                      ) -> Iterator[tuple[int, NDArray[np.float64]]]:
         """CAM++ trunk over the recording, window by window: (first trunk frame, features
-        (frames, channels)). ``fbank`` (T, 80) is mean-normalised over the recording."""
-        total = len(fbank)
-        for start in range(0, total, WINDOW):
-            lo, hi = max(0, start - MARGIN), min(total, start + WINDOW + MARGIN)
-            first_t, last_t = start // 2, (min(start + WINDOW, total) + 1) // 2
-            x = self.model.trunk(torch.from_numpy(fbank[None, lo:hi]).to(self.device))[0]
+        (frames, channels)). ``fbank`` (T, 80) is mean-normalised over the recording.
+        With ``needed`` (ceil(T/2),) only the trunk frames some mask uses are computed
+        (with their context); silences of more than 4 s are skipped."""
+        total_t = (len(fbank) + 1) // 2
+        if needed is None:
+            needed = np.ones(total_t, dtype=bool)
+        for first_t, end_t in trunk_spans(needed[:total_t], WINDOW // 2, MARGIN):
+            lo = max(0, 2 * first_t - MARGIN)
+            hi = min(len(fbank), 2 * end_t + MARGIN)
+            x = self.trunk(torch.from_numpy(fbank[None, lo:hi]).to(self.device))[0]
             skip = first_t - lo // 2
-            yield first_t, x[:, skip: skip + last_t - first_t].double().cpu().numpy().T
+            yield first_t, x[:, skip: skip + end_t - first_t].double().cpu().numpy().T
+
+    def needed_frames(self, scores: ChunkScores, masks: NDArray, num_fbank: int
+                      ) -> NDArray[np.bool_]:
+        """Trunk frames that carry weight in at least one mask. (ceil(T/2),)"""
+        total_t = (num_fbank + 1) // 2
+        needed = np.zeros(total_t, dtype=bool)
+        grid = self.info.trunk_grid
+        speech = masks.any(axis=2)  # (C, F)
+        for c in np.flatnonzero(speech.any(axis=1)):
+            start = c * scores.chunk_step
+            frames = scores.frames.shifted(start).centers(speech.shape[1])[speech[c]]
+            index = grid.nearest(frames, total_t)
+            needed[index] = True
+        # each segmentation frame (17 ms) may be nearest to no 20 ms trunk frame: close gaps
+        return np.convolve(needed, np.ones(3), mode="same") > 0
 
     def pool_windows(self, windows: Iterable[tuple[int, NDArray[np.float64]]],
                      scores: ChunkScores, masks: NDArray, hook: Hook = no_hook

@@ -44,6 +44,7 @@ class DiarizationPipeline:
     embedder: Embedder
     clusterer: Clusterer
     postprocessor: PostProcessor = field(default_factory=PostProcessor)
+    weighting: str = "uniform"
 
     @classmethod
     def from_pretrained(cls, config: PipelineConfig | None = None,
@@ -62,6 +63,7 @@ class DiarizationPipeline:
             Embedder(emb_model, emb_info, config.embedding, device),
             build_clusterer(config.clustering.method, **config.clustering.params),
             PostProcessor(**vars(config.postprocess)),
+            config.reconstruction.weighting,
         )
 
     def __call__(
@@ -102,7 +104,7 @@ class DiarizationPipeline:
         assignment, centroids = assign_chunks(embeddings, labels)
         hook("assignment", assignment)
         frame_scores = reconstruct(scores, assignment, len(centroids), duration,
-                                   max_count=constraints.max_speakers)
+                                   constraints.max_speakers, self.weighting)
         hook("reconstruction", frame_scores)
         names = [f"SPEAKER_{k:02d}" for k in range(len(centroids))]
         diarization, exclusive = self.postprocessor(frame_scores, uri, names)

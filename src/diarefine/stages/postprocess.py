@@ -1,7 +1,8 @@
 """From global frame activations to speaker turns: binarisation and clean-up, one stage.
 
 1. Keep, at each frame, the ``count[t]`` speakers with the highest activation (the
-   estimated number of simultaneous speakers, pyannote 3.1's reconstruction).
+   estimated number of simultaneous speakers, pyannote 3.1's reconstruction), and any
+   other speaker whose activation exceeds ``extra_threshold`` (off by default).
 2. Optional median filter of ``median_filter`` frames along time on each speaker's 0/1
    track (DiariZen uses 11).
 3. Runs of active frames become turns: a run of frames ``a..b-1`` spans from the centre of
@@ -29,11 +30,14 @@ class PostProcessor:
     median_filter: int = 1
     min_duration_on: float = 0.0
     min_duration_off: float = 0.0
+    #: Also keep, beyond the counted ones, every speaker whose activation exceeds this
+    #: (1.0 disables it: the count alone decides).
+    extra_threshold: float = 1.0
 
     def __call__(self, scores: FrameScores, uri: str, labels: list[str]
                  ) -> tuple[Annotation, Annotation]:
         """(diarization with overlap, exclusive diarization) of ``scores`` (T, S)."""
-        binary = select_top_count(scores)
+        binary = select_top_count(scores) | (scores.data > self.extra_threshold)
         if self.median_filter > 1 and len(binary):
             binary = median_filter(binary.astype(np.uint8), size=(self.median_filter, 1),
                                    mode="nearest").astype(bool)

@@ -26,9 +26,13 @@ def global_frame_offsets(scores: ChunkScores) -> NDArray[np.int64]:
 
 def reconstruct(
     scores: ChunkScores, assignment: NDArray[np.int64], num_speakers: int,
-    duration: float, max_count: int | None = None,
+    duration: float, max_count: int | None = None, weighting: str = "uniform",
 ) -> FrameScores:
-    """scores (C, F, K) + assignment (C, K) -> FrameScores (T, S) over ``duration`` s."""
+    """scores (C, F, K) + assignment (C, K) -> FrameScores (T, S) over ``duration`` s.
+
+    ``weighting="hamming"`` weights each chunk's frames by a Hamming window when averaging,
+    trusting the middle of a chunk (more context) over its edges.
+    """
     num_chunks, num_frames, _ = scores.data.shape
     grid = scores.frames
     total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
@@ -38,15 +42,21 @@ def reconstruct(
     speech = np.zeros(total, dtype=np.float64)
     coverage = np.zeros(total, dtype=np.float64)
     active = scores.active
+    if weighting == "hamming":
+        weight = np.hamming(num_frames) + 1e-3
+    elif weighting == "uniform":
+        weight = np.ones(num_frames)
+    else:
+        raise ValueError(f"weighting must be 'uniform' or 'hamming', not {weighting!r}")
     for c in range(num_chunks):
         window = slice(offsets[c], offsets[c] + num_frames)
         local = scores.data[c]
-        coverage[window] += 1
-        speech[window] += active[c].sum(axis=1)
+        coverage[window] += weight
+        speech[window] += weight * active[c].sum(axis=1)
         for k in np.flatnonzero(assignment[c] >= 0):
             s = assignment[c, k]
-            activity[window, s] = activity[window, s] + local[:, k]
-    covered = np.maximum(coverage, 1)
+            activity[window, s] = activity[window, s] + weight * local[:, k]
+    covered = np.where(coverage > 0, coverage, 1.0)
     count = np.rint(speech / covered).astype(np.int64)
     if max_count is not None:
         count = np.minimum(count, max_count)

@@ -1,10 +1,10 @@
 """Sliding-window local segmentation with pyannote segmentation-3.0 (powerset decoding).
 
-Chunks of ``chunk_duration`` (10 s) start every ``step`` seconds; the last one is padded
-with zeros so that the whole recording is covered. Each chunk's 589 frames get the most
-likely powerset class, decoded to 0/1 activity of its 3 local speakers (pyannote 3.1's
-hard decoding). Chunks are built as views of the waveform and run in batches, so memory
-holds one batch of chunks at a time.
+Chunks of ``chunk_duration`` (10 s) start every ``step`` seconds (rounded to 10 samples);
+the last one is padded with zeros so that the whole recording is covered. Chunks run in
+batches that share one sinc convolution of the audio they span (exact: see
+``SincNet.sinc_of_chunks``), so memory holds one batch at a time. Each frame's powerset
+scores are decoded to the activity of the 3 local speakers (:func:`decode`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ class Segmenter:
 
     @property
     def step_samples(self) -> int:
-        return max(1, int(round(self.step * self.info.sample_rate)))
+        """The chunk step in samples, a multiple of the sinc stride (10 samples)."""
+        stride = self.model.sincnet.stride
+        return max(stride, int(round(self.step * self.info.sample_rate / stride)) * stride)
 
     def log_probs(self, waveform: NDArray[np.float32], hook: Hook = no_hook
                   ) -> NDArray[np.float32]:
@@ -76,11 +78,12 @@ class Segmenter:
         starts = chunk_starts(len(waveform), chunk, step)
         padded = np.zeros(int(starts[-1]) + chunk, dtype=np.float32)
         padded[: len(waveform)] = waveform[: len(padded)]
-        frames = np.lib.stride_tricks.sliding_window_view(padded, chunk)[::step]
+        recording = torch.from_numpy(padded).to(self.device)
         out = np.empty((len(starts), self.info.num_frames, len(self._mapping)), dtype=np.float32)
         with torch.inference_mode():
             for i in range(0, len(starts), self.batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(frames[i: i + self.batch_size]))
-                out[i: i + len(batch)] = self.model(batch[:, None, :].to(self.device)).cpu()
-                hook("progress/segmentation", (min(i + self.batch_size, len(starts)), len(starts)))
+                count = min(self.batch_size, len(starts) - i)
+                piece = recording[int(starts[i]): int(starts[i]) + (count - 1) * step + chunk]
+                out[i: i + count] = self.model.chunks_of(piece, step, count, chunk).cpu()
+                hook("progress/segmentation", (i + count, len(starts)))
         return out

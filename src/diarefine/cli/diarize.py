@@ -1,0 +1,72 @@
+"""``diarefine diarize INPUT... -o OUTDIR``: audio in, one RTTM per recording out."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from diarefine.batch import collect_inputs, run_batch
+from diarefine.config import PipelineConfig
+
+
+class _Progress:
+    """One bar over files; the current file's stage progress shown as its postfix."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.bar = tqdm(total=total, unit="file", disable=quiet, file=sys.stderr,
+                        dynamic_ncols=True)
+
+    def hook(self, name: str, artifact: object) -> None:
+        if name.startswith("progress/") and isinstance(artifact, tuple):
+            done, total = artifact
+            self.bar.set_postfix_str(f"{name.split('/', 1)[1]} {100 * done / max(total, 1):.0f}%")
+
+    def item(self, uri: str, error: str | None) -> None:
+        self.bar.update(1)
+        if error is not None:
+            self.bar.write(f"FAILED {uri}: {error}", file=sys.stderr)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "outdir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for <uri>.rttm.")
+@click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers.")
+@click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many.")
+@click.option("--max-speakers", type=click.IntRange(min=1), help="At most this many.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Recordings diarized in parallel (processes sharing the CPU cores).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="TOML file overriding the tuned defaults.")
+@click.option("--overwrite", is_flag=True, help="Redo recordings whose RTTM already exists.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
+            min_speakers: int | None, max_speakers: int | None, jobs: int, device: str,
+            config_path: Path | None, overwrite: bool, quiet: bool) -> None:
+    """Diarize audio files, folders of audio, or Kaldi wav.scp lists into OUTDIR/<uri>.rttm.
+
+    Finished recordings are skipped on a rerun (unless --overwrite); a recording that fails
+    is reported and the others go on; the exit status is 1 if any failed.
+    """
+    from diarefine.runner import PipelineRunner
+
+    config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
+    items = collect_inputs(inputs)
+    progress = _Progress(len(items), quiet)
+    factory = functools.partial(
+        PipelineRunner, config, device, num_speakers, min_speakers, max_speakers,
+        progress.hook if jobs == 1 else _no_hook)
+    report = run_batch(items, outdir, factory, overwrite, jobs, progress.item)
+    progress.bar.close()
+    click.echo(report.summary(), err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+def _no_hook(name: str, artifact: object) -> None:
+    """Worker processes do not report stage progress."""
