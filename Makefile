@@ -11,8 +11,10 @@ venv:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 
 demo: venv
-	$(BIN)/python -m pip install -q -e .
-	$(BIN)/diarefine score examples/sample.rttm examples/sample.hyp.rttm
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e '.[pipeline]'
+	$(BIN)/diarefine diarize examples/demo.flac -o demo-out --overwrite
+	$(BIN)/diarefine score examples/demo.rttm demo-out/demo.rttm --uem examples/demo.uem
 
 test: venv
 	bash scripts/ensure-sctk.sh

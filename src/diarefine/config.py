@@ -37,8 +37,8 @@ class ConfigError(DiarefineError, ValueError):
 class SegmentationConfig:
     #: Seconds between the starts of consecutive 10 s chunks.
     step: float = 2.5
-    #: Chunks per forward pass.
-    batch_size: int = 32
+    #: Chunks per forward pass (16 keeps the sinc front end under ~300 MB).
+    batch_size: int = 16
     #: "hard": most likely powerset class (pyannote 3.1); "soft": per-speaker probability.
     decoding: str = "soft"
     #: A local speaker is active where its activity exceeds this (soft decoding).

@@ -97,6 +97,10 @@ DEFAULT_CONFIG = FbankConfig()
 FBANK_GRID = DEFAULT_CONFIG.grid
 
 
+#: Frames analysed per block by `compute_fbank` (10 minutes).
+BLOCK_FRAMES = 60_000
+
+
 def num_fbank_frames(num_samples: int, config: FbankConfig = DEFAULT_CONFIG) -> int:
     """Number of frames for ``num_samples`` samples (``snip_edges``: whole frames only)."""
     if num_samples < config.frame_samples:
@@ -120,7 +124,8 @@ def _check_waveform(waveform: ArrayLike) -> NDArray[np.float32]:
             f"expected float samples in [-1, 1], got dtype {x.dtype}; "
             "convert integer PCM first (e.g. soundfile.read(..., dtype='float32'))"
         )
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return x if x.dtype == np.float32 and x.flags.c_contiguous else np.ascontiguousarray(
+        x, dtype=np.float32)
 
 
 def compute_fbank(
@@ -148,16 +153,24 @@ def compute_fbank(
 
     x = _check_waveform(waveform)
     num_frames = num_fbank_frames(x.shape[0], config)
-    if num_frames == 0:
-        return np.zeros((0, config.num_mel_bins), dtype=np.float32)
-    if config.waveform_scale != 1.0:
-        x = x * np.float32(config.waveform_scale)
-    extractor = knf.OnlineFbank(config.knf_options())
-    extractor.accept_waveform(float(config.sample_rate), x)
-    extractor.input_finished()
-    feats = np.stack([extractor.get_frame(i) for i in range(extractor.num_frames_ready)])
-    feats = feats.astype(np.float32, copy=False)
-    return subtract_mean(feats) if mean_normalize else feats
+    feats = np.empty((num_frames, config.num_mel_bins), dtype=np.float32)
+    # Each frame depends only on its own samples (dither 0), so the waveform is analysed
+    # in blocks of BLOCK_FRAMES frames: memory holds one block's copy, not the recording's.
+    options = config.knf_options()
+    for first in range(0, num_frames, BLOCK_FRAMES):
+        count = min(BLOCK_FRAMES, num_frames - first)
+        start = first * config.shift_samples
+        block = x[start: start + (count - 1) * config.shift_samples + config.frame_samples]
+        if config.waveform_scale != 1.0:
+            block = block * np.float32(config.waveform_scale)
+        extractor = knf.OnlineFbank(options)
+        extractor.accept_waveform(float(config.sample_rate), block)
+        extractor.input_finished()
+        for i in range(count):
+            feats[first + i] = extractor.get_frame(i)
+    if mean_normalize and num_frames:
+        feats -= feats.mean(axis=0, keepdims=True)
+    return feats
 
 
 def compute_fbank_batch(

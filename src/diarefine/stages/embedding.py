@@ -130,12 +130,14 @@ class Embedder:
         data = np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
         if present.any():
             fbank = compute_fbank(waveform, self.info.fbank, mean_normalize=False)
+            hook("progress/embedding", (0, 1))
             with torch.inference_mode():
                 if self.config.mode == "chunk":
                     data = self._by_chunk(fbank, scores, masks, hook)
                 elif self.config.mode == "trunk":
                     needed = self.needed_frames(scores, masks, len(fbank))
-                    windows = self.trunk_windows(subtract_mean(fbank), needed)
+                    fbank -= fbank.mean(axis=0, keepdims=True)  # in place: one copy in memory
+                    windows = self.trunk_windows(fbank, needed)
                     data = self.pool_windows(windows, scores, masks, hook)
                 else:
                     raise ValueError(f"unknown embedding mode {self.config.mode!r}")

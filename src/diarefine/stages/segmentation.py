@@ -76,14 +76,15 @@ class Segmenter:
         """Powerset log-probabilities of every chunk. (C, 589, 7)"""
         chunk, step = self.info.num_samples, self.step_samples
         starts = chunk_starts(len(waveform), chunk, step)
-        padded = np.zeros(int(starts[-1]) + chunk, dtype=np.float32)
-        padded[: len(waveform)] = waveform[: len(padded)]
-        recording = torch.from_numpy(padded).to(self.device)
         out = np.empty((len(starts), self.info.num_frames, len(self._mapping)), dtype=np.float32)
         with torch.inference_mode():
             for i in range(0, len(starts), self.batch_size):
                 count = min(self.batch_size, len(starts) - i)
-                piece = recording[int(starts[i]): int(starts[i]) + (count - 1) * step + chunk]
-                out[i: i + count] = self.model.chunks_of(piece, step, count, chunk).cpu()
+                begin = int(starts[i])
+                piece = waveform[begin: begin + (count - 1) * step + chunk]
+                if len(piece) < (count - 1) * step + chunk:  # the last chunk: zero-padded
+                    piece = np.pad(piece, (0, (count - 1) * step + chunk - len(piece)))
+                tensor = torch.from_numpy(np.ascontiguousarray(piece)).to(self.device)
+                out[i: i + count] = self.model.chunks_of(tensor, step, count, chunk).cpu()
                 hook("progress/segmentation", (i + count, len(starts)))
         return out
