@@ -1,7 +1,7 @@
 """Diarization accuracy and speed of the pipeline on the real recordings here.
 
     python benchmarks/pipeline.py [--config FILE] [--sets ami-train,ami-dev,ami-test,sample]
-                                  [--threads 2] [--json OUT]
+                                  [--variants] [--threads 2] [--json OUT]
 
 Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the whole 30 s), the
 pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when built with
@@ -10,6 +10,8 @@ For each set: DER and its components at collar 0 and 0.25 s per side, overlap sc
 computed by diarefine's md-eval-22-exact scorer; and the real-time factor (wall-clock
 time of the whole per-file process, audio decoding included, / audio duration) with
 ``--threads`` torch threads. ``AMI+sample`` pools the 14 AMI excerpts and the sample.
+``--variants`` runs, instead of one configuration, the speed/accuracy variants of
+``VARIANTS`` (each a set of overrides of the defaults).
 """
 
 from __future__ import annotations
@@ -63,6 +65,18 @@ def load_set(name: str) -> list[Item]:
         refs, regions = load_references(records), load_scoring_regions(records)
         return [Item(r.uri, r.audio, refs[r.uri], regions[r.uri]) for r in records]
     raise SystemExit(f"unknown set {name!r}")
+
+
+VARIANTS = {
+    "default": {},
+    "pyannote-3.1-like (step 1, hard, per-chunk CAM++, AHC 0.7)": {
+        "segmentation": {"step": 1.0, "decoding": "hard", "threshold": 0.5},
+        "embedding": {"mode": "chunk", "fuse": False},
+        "clustering": {"threshold": 0.7}, "postprocess": {"min_duration_off": 0.0}},
+    "step 1 (trunk)": {"segmentation": {"step": 1.0}},
+    "step 2.5, per-chunk CAM++": {"embedding": {"mode": "chunk"}},
+    "step 5 (trunk)": {"segmentation": {"step": 5.0}},
+}
 
 
 def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[str, float]]:
@@ -124,16 +138,23 @@ def main() -> None:
     parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--variants", action="store_true")
     args = parser.parse_args()
-    config = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
-    results = run(config, args.sets.split(","), args.threads)
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch threads {args.threads}; "
-          f"config: {args.config or 'defaults'}")
+    if args.variants:
+        configs = {name: PipelineConfig.from_dict(v) for name, v in VARIANTS.items()}
+    else:
+        configs = {str(args.config or "defaults"): PipelineConfig.from_toml(args.config)
+                   if args.config else PipelineConfig()}
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch threads {args.threads}")
     print("DER in % of scored speaker time, overlap scored, UEMs as described in the docstring")
-    print_table(results)
+    everything = {}
+    for name, config in configs.items():
+        results = run(config, args.sets.split(","), args.threads)
+        print(f"\nconfiguration: {name}")
+        print_table(results)
+        everything[name] = {"config": config.to_dict(), "results": results}
     if args.json:
-        args.json.write_text(json.dumps({"config": config.to_dict(), "results": results},
-                                        indent=2))
+        args.json.write_text(json.dumps(everything, indent=2))
 
 
 if __name__ == "__main__":
