@@ -89,15 +89,16 @@ def der(refs: dict, uems: dict, hyps: dict) -> float:
 
 
 SPACE = {
-    "step": [2.5, 2.0, 3.0, 1.0, 5.0],
-    "decoding": [("soft", 0.4), ("hard", 0.5), ("soft", 0.3), ("soft", 0.5)],
+    "step": [2.5, 2.0, 3.0],
+    "decoding": [("soft", 0.4), ("hard", 0.5), ("soft", 0.3)],
     "min_speech": [0.5, 1.0, 2.0],
     "weighting": ["uniform", "hamming"],
-    "clustering": [("ahc", {"threshold": t, "min_cluster_size": 12})
-                   for t in (0.7, 0.5, 0.6, 0.65, 0.75, 0.8, 0.9, 1.0)]
+    "clustering": [("ahc", {"threshold": t, "min_cluster_size": 12,
+                            "min_cluster_fraction": f})
+                   for f in (0.1, 0.2, 0.3) for t in (0.75, 0.6, 0.65, 0.7, 0.8, 0.9, 1.0)]
                   + [("spectral", {"max_speakers": 8, "min_cluster_size": m}) for m in (1, 4)],
     "extra_threshold": [1.0, 0.7, 0.6, 0.5, 0.4],
-    "min_off": [0.0, 0.1, 0.25],
+    "min_off": [0.1, 0.0, 0.25],
     "median": [1, 5, 11],
 }
 
@@ -141,7 +142,8 @@ def main() -> None:
 
 def _short(value: object) -> str:
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
-        return f"{value[0]}{value[1].get('threshold', value[1].get('min_cluster_size', ''))}"
+        p = value[1]
+        return f"{value[0]}{p.get('threshold', '')}/{p.get('min_cluster_fraction', p.get('min_cluster_size', ''))}"
     return str(value)
 
 

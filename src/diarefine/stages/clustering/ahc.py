@@ -2,7 +2,8 @@
 
 Centroid linkage on length-normalised embeddings (Euclidean distance between unit
 vectors, ``sqrt(2 - 2 cos)``), cut at ``threshold``; clusters with fewer than
-``min_cluster_size`` members are then absorbed by the closest large one. Speaker-count
+``min(min_cluster_size, min_cluster_fraction * N)`` members are then absorbed by the
+closest large one. Speaker-count
 constraints re-cut the same dendrogram at the allowed number of clusters.
 """
 
@@ -24,6 +25,8 @@ from diarefine.stages.clustering.common import l2_normalize, merge_small_cluster
 class AgglomerativeClustering:
     threshold: float = 0.7
     min_cluster_size: int = 12
+    #: ... but at most this fraction of the embeddings (pyannote 3.1: 0.1), for short files.
+    min_cluster_fraction: float = 0.1
     method: str = "centroid"
 
     def __call__(self, embeddings: NDArray[np.float32],
@@ -36,7 +39,7 @@ class AgglomerativeClustering:
         x = l2_normalize(embeddings)
         tree = linkage(x, method=self.method, metric="euclidean")
         labels = relabel(fcluster(tree, self.threshold, criterion="distance") - 1)
-        min_size = min(self.min_cluster_size, max(1, n // 10))
+        min_size = min(self.min_cluster_size, max(1, int(self.min_cluster_fraction * n)))
         labels = merge_small_clusters(x, labels, min_size, keep_at_least=constraints.min_speakers)
         k = int(labels.max()) + 1
         wanted = constraints.clip(k, n)
