@@ -209,8 +209,6 @@ def test_cuda_without_cuda_is_a_one_line_error(inputs: Path) -> None:
 
 
 @NO_CUDA
-@pytest.mark.xfail(strict=True, reason="bug: with --jobs 2 the device error is raised in each "
-                   "worker's initializer: tracebacks and BrokenProcessPool, exit status 1")
 def test_cuda_without_cuda_is_a_one_line_error_with_jobs(inputs: Path) -> None:
     proc = diarize(inputs / "in", "-o", inputs / "out-cuda2", "--device", "cuda", "--jobs", "2",
                    "--quiet")

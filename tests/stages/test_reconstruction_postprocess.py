@@ -256,9 +256,6 @@ def test_exclusive_never_overlaps_and_is_within_the_diarization(
         assert exclusive.speech().duration() == pytest.approx(diarization.speech().duration())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: PostProcessor fills gaps shorter than "
-                   "min_duration_off in each speaker's exclusive track on its own, so the "
-                   "exclusive output overlaps (default min_duration_off=0.1)")
 def test_exclusive_does_not_overlap_with_min_duration_off() -> None:
     # A talks 0-10 s; B is more active at 4-6 s (count 2 there): exclusive A has a 2 s gap
     scores = frame_scores([[0.9, 0.0]] * 4 + [[0.6, 0.8]] * 2 + [[0.9, 0.0]] * 4,

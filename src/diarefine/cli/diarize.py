@@ -54,7 +54,9 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     is reported and the others go on; the exit status is 1 if any failed.
     """
     from diarefine.runner import PipelineRunner
+    from diarefine.stages.pipeline import check_device
 
+    check_device(device)
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
     items = collect_inputs(inputs)
     progress = _Progress(len(items), quiet)

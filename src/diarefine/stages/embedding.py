@@ -12,9 +12,11 @@ Two ways to embed (``EmbeddingConfig.mode``):
   most 30 s with 2 s of context on each side, and each
   mask's weighted mean and standard deviation are accumulated window by window (sums of
   ``w x`` and ``w x^2``), so memory never holds the trunk output of the whole recording.
-  Fbank mean removal is over the recording. Each audio second goes through the network
-  once instead of ``10 / step`` times.
+  Fbank mean removal is over the speech of the recording. Each audio second goes through
+  the network once instead of ``10 / step`` times.
 * ``"chunk"`` (reference): each 10 s chunk gets its own fbank mean removal and trunk.
+  The clustering defaults were tuned with ``"trunk"``; with ``"chunk"`` the AHC threshold
+  may need re-tuning (it finds 3 speakers in the two-speaker pyannote sample).
 
 Weighted statistics follow CAM++'s pooling: mean and unbiased standard deviation with the
 reliability-weights correction; fewer than two frames give a standard deviation of 0.01.
@@ -130,13 +132,16 @@ class Embedder:
         data = np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
         if present.any():
             fbank = compute_fbank(waveform, self.info.fbank, mean_normalize=False)
-            hook("progress/embedding", (0, 1))
             with torch.inference_mode():
                 if self.config.mode == "chunk":
                     data = self._by_chunk(fbank, scores, masks, hook)
                 elif self.config.mode == "trunk":
                     needed = self.needed_frames(scores, masks, len(fbank))
-                    fbank -= fbank.mean(axis=0, keepdims=True)  # in place: one copy in memory
+                    # mean over the speech only (digital silence has log-mel log(eps)),
+                    # subtracted in place: one copy of the features in memory
+                    speech = needed[np.arange(len(fbank)) // 2]
+                    fbank -= fbank[speech].mean(axis=0, keepdims=True) if speech.any() \
+                        else fbank.mean(axis=0, keepdims=True)
                     windows = self.trunk_windows(fbank, needed)
                     data = self.pool_windows(windows, scores, masks, hook)
                 else:
@@ -211,6 +216,7 @@ class Embedder:
                 v1[rows] += w.sum(axis=1)
                 v2[rows] += (w * w).sum(axis=1)
             hook("progress/embedding", (c_hi, num_chunks))
+        hook("progress/embedding", (num_chunks, num_chunks))
         if s1 is None:
             return np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
         stats = torch.from_numpy(pooled_stats(s1, s2, v1, v2)).to(self.device)

@@ -6,6 +6,11 @@
 
 Audio that is empty, silent or shorter than ``MIN_DURATION`` gives an empty result and a
 warning; unreadable audio raises :class:`~diarefine.errors.AudioError`.
+
+``num_speakers`` / ``min_speakers`` / ``max_speakers`` constrain the clustering, and
+``max_speakers`` also caps the number of simultaneous speakers. A cluster that never wins
+a frame of the reconstruction is absent from the output, so the output can hold fewer
+speakers than ``num_speakers`` (as pyannote 3.1's can).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ class DiarizationPipeline:
         from diarefine.models.pretrained import load_campplus, load_segmentation
 
         config = config or PipelineConfig()
-        _check_device(device)
+        check_device(device)
         seg_model, seg_info = load_segmentation(device=device)
         emb_model, emb_info = load_campplus(device=device)
         return cls(
@@ -82,6 +87,9 @@ class DiarizationPipeline:
             waveform = load_audio(audio, SAMPLE_RATE)
         else:
             waveform = np.asarray(audio, dtype=np.float32)
+            if waveform.ndim != 1:
+                raise ValueError(f"expected mono 16 kHz samples of shape (num_samples,), got "
+                                 f"{waveform.shape}; average the channels first")
         uri = uri or "audio"
         duration = len(waveform) / SAMPLE_RATE
         reason = _unusable(waveform, duration)
@@ -133,7 +141,8 @@ def _clip(annotation: Annotation, duration: float) -> Annotation:
         type(t)(t.start, min(t.end, duration), t.speaker) for t in turns)
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
+    """Refuse a device that cannot be used, with a one-line reason."""
     import torch
 
     if device.startswith("cuda") and not torch.cuda.is_available():

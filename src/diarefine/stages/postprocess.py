@@ -5,12 +5,14 @@
    other speaker whose activation exceeds ``extra_threshold`` (off by default).
 2. Optional median filter of ``median_filter`` frames along time on each speaker's 0/1
    track (DiariZen uses 11).
-3. Runs of active frames become turns: a run of frames ``a..b-1`` spans from the centre of
+3. On each speaker's track, gaps shorter than ``min_duration_off`` are filled, then runs
+   shorter than ``min_duration_on`` are dropped (a run of ``n`` frames lasts ``n * step``).
+4. Runs of active frames become turns: a run of frames ``a..b-1`` spans from the centre of
    frame ``a`` minus half a step to the centre of frame ``b-1`` plus half a step.
-4. Gaps shorter than ``min_duration_off`` inside a speaker's speech are filled, then turns
-   shorter than ``min_duration_on`` are dropped.
 
-The exclusive version keeps one speaker per frame: the most active of the selected ones.
+The exclusive version keeps, at each frame of the cleaned tracks, one speaker: the most
+active of the selected ones (so it never overlaps); its runs shorter than
+``min_duration_on`` are dropped too.
 """
 
 from __future__ import annotations
@@ -41,32 +43,42 @@ class PostProcessor:
         if self.median_filter > 1 and len(binary):
             binary = median_filter(binary.astype(np.uint8), size=(self.median_filter, 1),
                                    mode="nearest").astype(bool)
+        step = scores.frames.step
+        binary = np.stack([self.clean(binary[:, s], step) for s in range(binary.shape[1])],
+                          axis=1) if binary.size else binary
         exclusive = binary & (np.arange(binary.shape[1])[None, :] == np.argmax(
             np.where(binary, scores.data, -np.inf), axis=1)[:, None]) if binary.size else binary
-        return (self.turns(binary, scores, uri, labels),
-                self.turns(exclusive, scores, uri, labels))
+        for s in range(exclusive.shape[1]):  # no gap filling here: it would overlap
+            for a, b in active_runs(exclusive[:, s]):
+                if (b - a) * step < self.min_duration_on:
+                    exclusive[a:b, s] = False
+        return (to_annotation(binary, scores, uri, labels),
+                to_annotation(exclusive, scores, uri, labels))
 
-    def turns(self, binary: NDArray[np.bool_], scores: FrameScores, uri: str,
-              labels: list[str]) -> Annotation:
-        grid = scores.frames
-        out = []
-        for s in range(binary.shape[1]):
-            runs = active_runs(binary[:, s])
-            half = grid.step / 2
-            spans = [(float(grid.center(a)) - half, float(grid.center(b - 1)) + half)
-                     for a, b in runs]
-            for start, end in self.clean(spans):
-                out.append(Turn(max(0.0, start), end, labels[s]))
-        return Annotation(uri, tuple(out))
+    def clean(self, track: NDArray[np.bool_], step: float) -> NDArray[np.bool_]:
+        """One speaker's 0/1 frames with short gaps filled, then short runs removed."""
+        out = track.copy()
+        runs = active_runs(track)
+        for (_, b), (a, _) in zip(runs, runs[1:]):
+            if (a - b) * step < self.min_duration_off:
+                out[b:a] = True
+        for a, b in active_runs(out):
+            if (b - a) * step < self.min_duration_on:
+                out[a:b] = False
+        return out
 
-    def clean(self, spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        merged: list[tuple[float, float]] = []
-        for start, end in spans:
-            if merged and start - merged[-1][1] < self.min_duration_off:
-                merged[-1] = (merged[-1][0], end)
-            else:
-                merged.append((start, end))
-        return [(a, b) for a, b in merged if b - a >= self.min_duration_on]
+
+def to_annotation(binary: NDArray[np.bool_], scores: FrameScores, uri: str,
+                  labels: list[str]) -> Annotation:
+    """Turns of the runs of active frames of each speaker (binary (T, S))."""
+    grid = scores.frames
+    half = grid.step / 2
+    out = []
+    for s in range(binary.shape[1]):
+        for a, b in active_runs(binary[:, s]):
+            start = float(grid.center(a)) - half
+            out.append(Turn(max(0.0, start), float(grid.center(b - 1)) + half, labels[s]))
+    return Annotation(uri, tuple(out))
 
 
 def select_top_count(scores: FrameScores) -> NDArray[np.bool_]:
