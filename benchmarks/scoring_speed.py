@@ -107,7 +107,8 @@ def run_mdeval(ref: Path, hyp: Path, uem: Path, collar: float) -> float:
 
 def run_pyannote(ref: Path, hyp: Path, uem: Path, collar: float) -> float:
     from pyannote.core import Annotation as PA
-    from pyannote.core import Segment, Timeline as PT
+    from pyannote.core import Segment
+    from pyannote.core import Timeline as PT
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     def load(path: Path) -> dict[str, PA]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from pipeline import load_set  # noqa: E402  (benchmarks/ is the working folder)
 
-from diarefine.config import EmbeddingConfig
 from diarefine.core import Annotation
 from diarefine.features.fbank import compute_fbank
 from diarefine.io.audio import load_audio
@@ -30,8 +30,6 @@ from diarefine.stages.pipeline import DiarizationPipeline
 from diarefine.stages.postprocess import PostProcessor
 from diarefine.stages.reconstruction import reconstruct
 from diarefine.stages.segmentation import decode
-
-from pipeline import load_set  # noqa: E402  (benchmarks/ is the working folder)
 
 
 @dataclass
@@ -143,7 +141,8 @@ def main() -> None:
 def _short(value: object) -> str:
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
         p = value[1]
-        return f"{value[0]}{p.get('threshold', '')}/{p.get('min_cluster_fraction', p.get('min_cluster_size', ''))}"
+        size = p.get("min_cluster_fraction", p.get("min_cluster_size", ""))
+        return f"{value[0]}{p.get('threshold', '')}/{size}"
     return str(value)
 
 

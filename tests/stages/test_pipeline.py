@@ -198,7 +198,8 @@ def test_min_and_max_speakers(pipeline: DiarizationPipeline, waveform: np.ndarra
     out, events = run(pipeline, waveform, max_speakers=1)
     assert num_clusters(events) == 1 and len(out.diarization.speakers) == 1
     out, events = run(pipeline, waveform, min_speakers=3)
-    assert num_clusters(events) >= 3 and len(out.diarization.speakers) >= 2  # see test_sample_num_speakers
+    # (an empty cluster is possible: see test_sample_num_speakers)
+    assert num_clusters(events) >= 3 and len(out.diarization.speakers) >= 2
     out, events = run(pipeline, waveform, min_speakers=2, max_speakers=2)
     assert num_clusters(events) == 2 and len(out.diarization.speakers) == 2
     out, events = run(pipeline, ami_path, max_speakers=2)
