@@ -68,8 +68,8 @@ from diarefine.metrics.boundary_matching import (
     match_boundaries,
 )
 from diarefine.metrics.boundary_zones import DEFAULT_RADII, ZoneBreakdown, der_near_boundaries
-from diarefine.metrics.collar_sweep import file_notes
 from diarefine.metrics.der import diarization_error
+from diarefine.metrics.score import file_notes, paired_files
 
 __all__ = [
     "BoundaryPair", "BoundaryReport", "BoundarySettings", "BoundaryStats", "FileBoundaries",
@@ -265,11 +265,8 @@ def analyze_boundaries(references: Mapping[str, Annotation],
                        "missed", "system output without reference; not analysed")
     for note in notes:
         warnings.warn(note, DiarefineWarning, stacklevel=2)
-    files = {}
-    for uri in sorted(references):
-        hypothesis = hypotheses.get(uri, Annotation(uri, (), references[uri].channel))
-        region = uem.get(uri) if uem is not None else None
-        files[uri] = analyze_file(references[uri], hypothesis, region, settings)
+    files = {ref.uri: analyze_file(ref, hyp, region, settings)
+             for ref, hyp, region in paired_files(references, hypotheses, uem)}
     pairs = tuple(p for f in files.values() for p in f.pairs)
     zones = [f.zones for f in files.values()]
     total = reduce(lambda a, b: a + b, zones) if zones else der_near_boundaries(

@@ -37,6 +37,7 @@ from diarefine.errors import DiarefineWarning
 from diarefine.metrics.der import DerComponents, map_speakers
 from diarefine.metrics.mapping import mapping_indices
 from diarefine.metrics.regions import scoring_regions
+from diarefine.metrics.score import file_notes, paired_files
 from diarefine.metrics.sweep import make_sweep
 
 #: 0, 0.05, ..., 0.5 s per side
@@ -114,44 +115,6 @@ def sweep_file(reference: Annotation, hypothesis: Annotation, uem: Timeline | No
     return FileCollarSweep(reference.uri, mapping, collars, components)
 
 
-def _channel_mismatches(references: Mapping[str, Annotation],
-                        hypotheses: Mapping[str, Annotation],
-                        uem: Mapping[str, Timeline] | None) -> list[tuple[str, list[str]]]:
-    groups: dict[str, list[str]] = {}
-    channels = getattr(uem, "channels", {}) if uem is not None else {}
-    for uri in sorted(references):
-        ref_ch = references[uri].channel
-        if uri in hypotheses and hypotheses[uri].channel.lower() != ref_ch.lower():
-            groups.setdefault(f"reference channel {ref_ch!r} differs from the system's "
-                              f"{hypotheses[uri].channel!r}; matched on the uri", []).append(uri)
-        if uri in channels and channels[uri].lower() != ref_ch.lower():
-            groups.setdefault(f"UEM channel {channels[uri]!r} differs from the reference "
-                              f"channel {ref_ch!r}; UEM used anyway (md-eval would silently "
-                              "ignore it)", []).append(uri)
-    return list(groups.items())
-
-
-def file_notes(references: Mapping[str, Annotation], hypotheses: Mapping[str, Annotation],
-               uem: Mapping[str, Timeline] | None,
-               without_system: str = "no system output; scored as all missed speech",
-               without_reference: str = "system output without reference; not scored (as md-eval)",
-               ) -> list[str]:
-    """One note per kind of file mismatch, naming the files (``diarefine score``'s rules:
-    reference uris are scored, against an empty output when the system has none)."""
-    notes = []
-    for message, uris in [
-        (without_system, sorted(set(references) - set(hypotheses))),
-        (without_reference, sorted(set(hypotheses) - set(references))),
-        ("no UEM line; md-eval's default region used",
-         sorted(set(references) - set(uem)) if uem is not None else []),
-        *_channel_mismatches(references, hypotheses, uem),
-    ]:
-        if uris:
-            more = f" and {len(uris) - 5} more" if len(uris) > 5 else ""
-            notes.append(f"{message}: {', '.join(uris[:5])}{more}")
-    return notes
-
-
 def collar_sweep(references: Mapping[str, Annotation], hypotheses: Mapping[str, Annotation],
                  uem: Mapping[str, Timeline] | None = None,
                  collars: Sequence[float] = DEFAULT_COLLARS,
@@ -161,11 +124,8 @@ def collar_sweep(references: Mapping[str, Annotation], hypotheses: Mapping[str, 
     notes = file_notes(references, hypotheses, uem)
     for note in notes:
         warnings.warn(note, DiarefineWarning, stacklevel=2)
-    files = {}
-    for uri in sorted(references):
-        hypothesis = hypotheses.get(uri, Annotation(uri, (), references[uri].channel))
-        region = uem.get(uri) if uem is not None else None
-        files[uri] = sweep_file(references[uri], hypothesis, region, collars, skip_overlap)
+    files = {ref.uri: sweep_file(ref, hyp, region, collars, skip_overlap)
+             for ref, hyp, region in paired_files(references, hypotheses, uem)}
     overall = tuple(
         reduce(lambda a, b: a + b, (f.components[k] for f in files.values()), DerComponents())
         for k in range(len(collars)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -107,18 +107,24 @@ def _listed(uris: list[str]) -> str:
     return shown + (f" and {len(uris) - 5} more" if len(uris) > 5 else "")
 
 
-def _match(references: Mapping[str, Annotation], hypotheses: Mapping[str, Annotation],
-           uem: Mapping[str, Timeline] | None) -> list[str]:
-    """One note per kind of mismatch, naming the files."""
+def file_notes(
+    references: Mapping[str, Annotation],
+    hypotheses: Mapping[str, Annotation],
+    uem: Mapping[str, Timeline] | None,
+    without_system: str = "no system output; scored as all missed speech",
+    without_reference: str = "system output without reference; not scored (as md-eval)",
+) -> list[str]:
+    """One note per kind of mismatch between references, system outputs and UEM, naming
+    the files (the rules of :func:`paired_files`)."""
     groups: dict[str, list[str]] = {}
 
     def add(message: str, uri: str) -> None:
         groups.setdefault(message, []).append(uri)
 
     for uri in sorted(set(references) - set(hypotheses)):
-        add("no system output; scored as all missed speech", uri)
+        add(without_system, uri)
     for uri in sorted(set(hypotheses) - set(references)):
-        add("system output without reference; not scored (as md-eval)", uri)
+        add(without_reference, uri)
     for uri in sorted(set(references) & set(hypotheses)):
         ref_ch, hyp_ch = references[uri].channel, hypotheses[uri].channel
         if ref_ch.lower() != hyp_ch.lower():
@@ -136,6 +142,21 @@ def _match(references: Mapping[str, Annotation], hypotheses: Mapping[str, Annota
     return [f"{message}: {_listed(uris)}" for message, uris in groups.items()]
 
 
+def paired_files(
+    references: Mapping[str, Annotation],
+    hypotheses: Mapping[str, Annotation],
+    uem: Mapping[str, Timeline] | None,
+) -> Iterator[tuple[Annotation, Annotation, Timeline | None]]:
+    """(reference, system output, UEM region or None) of every reference uri, sorted.
+
+    A reference without system output is paired with an empty one; a system output
+    without reference is left out, as md-eval iterates over references only.
+    """
+    for uri in sorted(references):
+        hypothesis = hypotheses.get(uri, Annotation(uri, (), references[uri].channel))
+        yield references[uri], hypothesis, (uem.get(uri) if uem is not None else None)
+
+
 def score_corpus(
     references: Mapping[str, Annotation],
     hypotheses: Mapping[str, Annotation],
@@ -143,14 +164,11 @@ def score_corpus(
     settings: ScoreSettings = ScoreSettings(),
 ) -> ScoreReport:
     """Score every reference uri; warns (DiarefineWarning) about each mismatch."""
-    notes = _match(references, hypotheses, uem)
+    notes = file_notes(references, hypotheses, uem)
     for note in notes:
         warnings.warn(note, DiarefineWarning, stacklevel=2)
-    files = {}
-    for uri in sorted(references):
-        hypothesis = hypotheses.get(uri, Annotation(uri, (), references[uri].channel))
-        region = uem.get(uri) if uem is not None else None
-        files[uri] = score_file(references[uri], hypothesis, region, settings)
+    files = {ref.uri: score_file(ref, hyp, region, settings)
+             for ref, hyp, region in paired_files(references, hypotheses, uem)}
     overall = Scores(
         reduce(lambda a, b: a + b, (f.scores.der for f in files.values()), DerComponents()),
         overall_jer(f.jer_detail for f in files.values()),
