@@ -28,7 +28,7 @@ import soundfile as sf
 
 from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
-from diarefine.io import read_rttm, read_uem
+from diarefine.io import read_rttm, read_uem, write_rttm
 from diarefine.metrics import ScoreSettings, score_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +89,8 @@ def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[s
     return out
 
 
-def run(config: PipelineConfig, sets: list[str], threads: int) -> dict[str, object]:
+def run(config: PipelineConfig, sets: list[str], threads: int,
+        save: Path | None = None) -> dict[str, object]:
     import torch
 
     from diarefine.stages.pipeline import DiarizationPipeline
@@ -109,6 +110,8 @@ def run(config: PipelineConfig, sets: list[str], threads: int) -> dict[str, obje
             seconds += time.perf_counter() - start
             audio += out.duration
             hyps[item.uri] = out.diarization
+            if save is not None:
+                write_rttm(save / name / f"{item.uri}.rttm", out.diarization)
         results[name] = {"files": len(items), "audio_seconds": audio, "rtf": seconds / audio,
                          **evaluate(items, hyps)}
         if name in AMI_SPLITS or name == "sample":
@@ -116,7 +119,20 @@ def run(config: PipelineConfig, sets: list[str], threads: int) -> dict[str, obje
             pooled_hyps.update(hyps)
     if pooled:
         results["AMI+sample"] = {"files": len(pooled), **evaluate(pooled, pooled_hyps)}
+        results["AMI+sample"]["md-eval-22"] = mdeval_check(pooled, pooled_hyps)
     return results
+
+
+def mdeval_check(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, float] | None:
+    """The pooled DER as NIST md-eval-22 itself computes it (if installed), collar 0 and
+    0.25, the same UEMs (written with the RTTM's channel so that md-eval uses them)."""
+    from diarefine.metrics.mdeval import find_mdeval, run_mdeval
+
+    if find_mdeval() is None:
+        return None
+    refs = {i.uri: i.reference for i in items}
+    uem = {i.uri: i.uem for i in items}
+    return {f"collar {c:g}": run_mdeval(refs, hyps, uem, c).overall.der for c in (0.0, 0.25)}
 
 
 def print_table(results: dict[str, dict]) -> None:
@@ -139,6 +155,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--variants", action="store_true")
+    parser.add_argument("--save", type=Path, help="write the RTTMs to SAVE/<set>/<uri>.rttm")
     args = parser.parse_args()
     if args.variants:
         configs = {name: PipelineConfig.from_dict(v) for name, v in VARIANTS.items()}
@@ -149,9 +166,13 @@ def main() -> None:
     print("DER in % of scored speaker time, overlap scored, UEMs as described in the docstring")
     everything = {}
     for name, config in configs.items():
-        results = run(config, args.sets.split(","), args.threads)
+        results = run(config, args.sets.split(","), args.threads, args.save)
         print(f"\nconfiguration: {name}")
         print_table(results)
+        check = results.get("AMI+sample", {}).get("md-eval-22")
+        if check:
+            print("AMI+sample scored by md-eval-22.pl itself: " + ", ".join(
+                f"{k} {100 * v:.2f} %" for k, v in check.items()))
         everything[name] = {"config": config.to_dict(), "results": results}
     if args.json:
         args.json.write_text(json.dumps(everything, indent=2))

@@ -54,7 +54,9 @@ class EmbeddingConfig:
     min_speech: float = 0.5
     #: Pool only the frames where the local speaker talks alone, when there are enough.
     exclude_overlap: bool = True
-    batch_size: int = 32
+    #: Local speakers embedded per forward pass in "chunk" mode (CAM++ slows down sharply
+    #: with large batches on a CPU).
+    batch_size: int = 6
     #: Fold the CAM++ batch-norms into the preceding convolutions (faster, same output).
     fuse: bool = True
 
