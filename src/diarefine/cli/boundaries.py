@@ -1,15 +1,14 @@
 """``diarefine boundaries`` and ``diarefine collar-sweep``: where the error sits.
 
 Thin commands over :func:`diarefine.metrics.boundaries.analyze_boundaries` and
-:func:`diarefine.metrics.collar_sweep.collar_sweep`; this module only reads the files,
-prints tables and writes JSON and pictures.
+:func:`diarefine.metrics.collar_sweep.collar_sweep`; the tables are built in
+:mod:`diarefine.report.boundary_tables`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -17,106 +16,16 @@ import click
 from diarefine.io.atomic import atomic_write_text
 from diarefine.io.rttm import load_rttms
 from diarefine.io.uem import read_uem
-from diarefine.metrics.boundaries import (
-    BoundaryReport,
-    BoundarySettings,
-    BoundaryStats,
-    analyze_boundaries,
-)
-from diarefine.metrics.boundary_zones import ZoneBreakdown
-from diarefine.metrics.collar_sweep import DEFAULT_COLLARS, CollarSweepReport
+from diarefine.metrics.boundaries import BoundarySettings, analyze_boundaries
+from diarefine.metrics.collar_sweep import DEFAULT_COLLARS
 from diarefine.metrics.collar_sweep import collar_sweep as sweep_collars
+from diarefine.report.boundary_tables import boundary_text, sweep_text
 
 _UEM = click.option("--uem", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                     help="Scoring regions (UEM file). Default: md-eval's, first to last "
                          "reference time.")
 _JSON = click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
                      help="Also write the full result as JSON (NaN as null).")
-
-
-def _cell(value: float, fmt: str = "{:.1f}") -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else fmt.format(value)
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], total: bool = False) -> str:
-    """Columns padded to their widest cell, the first left-aligned; with ``total`` the
-    last row is set apart by a rule."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-    rule = "-" * len(line(header))
-    body = [line(r) for r in rows]
-    if total and body:
-        body.insert(len(body) - 1, rule)
-    return "\n".join([line(header), rule, *body])
-
-
-def _stats_row(name: str, s: BoundaryStats) -> list[str]:
-    return [name, str(s.reference), str(s.system), str(s.matched), str(s.missed),
-            str(s.spurious), _cell(s.mean_abs_ms, "{:.0f}"), _cell(s.median_abs_ms, "{:.0f}"),
-            _cell(s.p90_abs_ms, "{:.0f}"), _cell(s.bias_ms, "{:+.0f}"),
-            *(_cell(100 * v) for v in s.within.values())]
-
-
-def _stats_header(s: BoundaryStats, first: str) -> list[str]:
-    return [first, "Ref", "Sys", "Match", "Miss", "Spur", "Mean ms", "Med ms", "P90 ms",
-            "Bias ms", *(f"<={x}ms%" for x in s.within)]
-
-
-def _zone_table(zones: ZoneBreakdown) -> str:
-    total, total_time = zones.total, zones.total_time
-    rows, cumulative = [], 0.0
-    for z in zones.zones:
-        c = z.components
-        points = 100 * c.errors / total.scored if total.scored > 0 else math.nan
-        cumulative += points
-        rows.append([z.name, _cell(100 * z.time / total_time if total_time else math.nan),
-                     _cell(100 * c.scored / total.scored if total.scored else math.nan),
-                     f"{c.miss:.2f}", f"{c.false_alarm:.2f}", f"{c.confusion:.2f}",
-                     _cell(points, "{:.2f}"), _cell(cumulative, "{:.2f}")])
-    rows.append(["total", "100.0", "100.0", f"{total.miss:.2f}", f"{total.false_alarm:.2f}",
-                 f"{total.confusion:.2f}", _cell(100 * total.der, "{:.2f}"), ""])
-    header = ["Distance to ref boundary", "Time%", "Scored%", "Miss s", "FA s", "Conf s",
-              "DER pts", "Cum pts"]
-    return table(header, rows, total=True)
-
-
-def boundary_text(report: BoundaryReport) -> str:
-    """The tables ``diarefine boundaries`` prints."""
-    s = report.settings
-    per_file = [_stats_row(uri, f.stats) for uri, f in sorted(report.files.items())]
-    per_file.append(_stats_row("OVERALL", report.overall))
-    split = [_stats_row(k, v) for k, v in {**report.by_kind, **report.by_direction}.items()]
-    split.append(_stats_row("all", report.overall))
-    return "\n\n".join([
-        "Boundary errors per file (errors: system - reference; <=X: % of matched)\n"
-        + table(_stats_header(report.overall, "File"), per_file, total=True),
-        "By kind (reference kind; spurious by system kind) and by direction\n"
-        + table(_stats_header(report.overall, "Group"), split, total=True),
-        "DER near reference boundaries (collar 0, overlap scored; points of overall DER)\n"
-        + _zone_table(report.zones),
-        f"tolerance {s.tolerance:g} s; same-speaker gaps <= {s.join_gap:g} s joined; change "
-        f"= other speaker within +-{s.change_gap:g} s; kind "
-        f"{'constrains' if s.match_kind else 'does not constrain'} matching; speakers mapped "
-        "as DER (md-eval)",
-    ])
-
-
-def sweep_text(report: CollarSweepReport) -> str:
-    rows = []
-    for collar, c in zip(report.collars, report.overall):
-        rate = [_cell(100 * v / c.scored if c.scored > 0 else math.nan, "{:.2f}")
-                for v in (c.miss, c.false_alarm, c.confusion)]
-        rows.append([f"{collar:g}", _cell(100 * c.der, "{:.2f}"), *rate, f"{c.scored:.2f}",
-                     f"{c.miss:.2f}", f"{c.false_alarm:.2f}", f"{c.confusion:.2f}"])
-    header = ["Collar s", "DER%", "Miss%", "FA%", "Conf%", "Scored s", "Miss s", "FA s",
-              "Conf s"]
-    overlap = "skipped (md-eval -1)" if report.skip_overlap else "scored"
-    return (table(header, rows) + f"\n{len(report.files)} files; collar per side "
-            f"(md-eval -c); overlap {overlap}")
 
 
 def parse_collars(text: str) -> tuple[float, ...]:

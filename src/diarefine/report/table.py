@@ -28,14 +28,20 @@ def _row(name: str, scores: Scores) -> list[str]:
     return cells
 
 
-def format_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell; the first column left-aligned."""
+def format_rows(header: Sequence[str], rows: Sequence[Sequence[str]],
+                total: bool = True) -> str:
+    """Columns padded to their widest cell, the first left-aligned; with ``total`` the
+    last row is set apart by a rule."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                          for i, (c, w) in enumerate(zip(cells, widths)))
     rule = "-" * len(line(header))
-    return "\n".join([line(header), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
+    body = [line(r) for r in rows]
+    if total and body:
+        body.insert(len(body) - 1, rule)
+    return "\n".join([line(header), rule, *body])
 
 
 def score_table(report: ScoreReport) -> str:
