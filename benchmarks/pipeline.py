@@ -55,10 +55,10 @@ def load_set(name: str) -> list[Item]:
         duration = sf.info(str(folder / "sample.wav")).duration
         ref = read_rttm(folder / "sample.rttm")["sample"]
         return [Item("sample", folder / "sample.wav", ref, Timeline([(0, duration)]))]
-    if name == "simtest":
+    if name in ("simtest", "simdev"):
         from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
 
-        path = REPO / "benchmarks" / "data" / "simtest" / "manifest.jsonl"
+        path = REPO / "benchmarks" / "data" / name / "manifest.jsonl"
         if not path.exists():
             raise SystemExit(f"{path} missing: run benchmarks/make_simulated_testset.py")
         records = read_manifest(path)
@@ -72,7 +72,9 @@ VARIANTS = {
     "pyannote-3.1-like (step 1, hard, per-chunk CAM++, AHC 0.7)": {
         "segmentation": {"step": 1.0, "decoding": "hard", "threshold": 0.5},
         "embedding": {"mode": "chunk", "fuse": False},
-        "clustering": {"threshold": 0.7}, "postprocess": {"min_duration_off": 0.0}},
+        "clustering": {"method": "ahc", "threshold": 0.7},
+        "postprocess": {"min_duration_off": 0.0}},
+    "AHC only (no VBx)": {"clustering": {"method": "ahc"}},
     "step 1 (trunk)": {"segmentation": {"step": 1.0}},
     "step 2.5, per-chunk CAM++": {"embedding": {"mode": "chunk"}},
     "step 5 (trunk)": {"segmentation": {"step": 5.0}},

@@ -63,10 +63,12 @@ class EmbeddingConfig:
 
 @dataclass(frozen=True)
 class ClusteringConfig:
-    method: str = "ahc"
-    #: Keyword arguments of the registered clusterer (see diarefine.stages.clustering).
-    params: dict[str, Any] = field(default_factory=lambda: {"threshold": 0.75,
-                                                              "min_cluster_size": 12})
+    #: "vbx" (default): VBx over the bundled PLDA for recordings with at least 50
+    #: embeddings, the baseline "ahc" for shorter ones; "ahc"; "spectral".
+    method: str = "vbx"
+    #: Keyword arguments of the registered clusterer (see diarefine.stages.clustering);
+    #: each clusterer's own defaults are the measured ones.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

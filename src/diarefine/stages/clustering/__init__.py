@@ -49,4 +49,4 @@ def build_clusterer(name: str, **params: Any) -> Clusterer:
 
 
 def _load_builtins() -> None:
-    from diarefine.stages.clustering import ahc, spectral  # noqa: F401  (registers)
+    from diarefine.stages.clustering import ahc, spectral, vbx  # noqa: F401  (registers)
