@@ -29,7 +29,7 @@ from diarefine.stages.embedding import speaker_masks
 from diarefine.stages.pipeline import DiarizationPipeline
 from diarefine.stages.postprocess import PostProcessor
 from diarefine.stages.reconstruction import reconstruct
-from diarefine.stages.segmentation import decode
+from diarefine.stages.segmentation import count_probabilities, decode
 
 
 @dataclass
@@ -62,8 +62,10 @@ def diarize(pipeline: DiarizationPipeline, cached: Cached, p: dict, embed_cache:
     decoding, threshold = p["decoding"]
     key = (cached.uri, p["step"], decoding, threshold, p["min_speech"])
     if key not in embed_cache:
-        data = decode(cached.log_probs[p["step"]], seg._mapping, decoding)
-        scores = ChunkScores(data, p["step"], 10.0, seg.info.frame_grid, threshold)
+        log_probs = cached.log_probs[p["step"]]
+        data = decode(log_probs, seg._mapping, decoding)
+        scores = ChunkScores(data, p["step"], 10.0, seg.info.frame_grid, threshold,
+                             count_probabilities(log_probs, seg._mapping, decoding))
         masks, present, reliable = speaker_masks(scores, p["min_speech"], True)
         with torch.inference_mode():
             emb = pipeline.embedder.pool_windows(cached.windows, scores, masks)
@@ -76,8 +78,10 @@ def diarize(pipeline: DiarizationPipeline, cached: Cached, p: dict, embed_cache:
         embeddings = ChunkEmbeddings(embeddings.data, embeddings.present, embeddings.present)
         labels = np.zeros(int(embeddings.present.sum()), dtype=np.int64)
     assignment, centroids = assign_chunks(embeddings, labels)
+    count, speech, overlap = p["count"]
     frame_scores = reconstruct(scores, assignment, len(centroids), cached.duration,
-                               weighting=p["weighting"])
+                               weighting=p["weighting"], count=count,
+                               speech_threshold=speech, overlap_threshold=overlap)
     post = PostProcessor(p["median"], 0.0, p["min_off"], p["extra_threshold"])
     return post(frame_scores, cached.uri, [f"S{k}" for k in range(len(centroids))])[0]
 
@@ -91,6 +95,8 @@ SPACE = {
     "decoding": [("soft", 0.4), ("hard", 0.5), ("soft", 0.3)],
     "min_speech": [0.5, 1.0, 2.0],
     "weighting": ["uniform", "hamming"],
+    "count": [("powerset", 0.6, 0.4), ("active", 0.5, 0.5)]
+             + [("powerset", a, b) for a in (0.4, 0.5, 0.6, 0.7) for b in (0.3, 0.4, 0.5)],
     "clustering": [("ahc", {"threshold": t, "min_cluster_size": 12,
                             "min_cluster_fraction": f})
                    for f in (0.1, 0.2, 0.3) for t in (0.75, 0.6, 0.65, 0.7, 0.8, 0.9, 1.0)]

@@ -75,6 +75,13 @@ class ClusteringConfig:
 class ReconstructionConfig:
     #: "uniform" or "hamming" weighting of chunk frames when averaging overlapping chunks.
     weighting: str = "uniform"
+    #: How many speakers talk at each frame. "powerset": from the segmentation's own
+    #: probability of 0, 1, 2 simultaneous speakers, averaged over the chunks: speech where
+    #: P(>= 1) > speech_threshold, two speakers where P(2) > overlap_threshold. "active":
+    #: the rounded mean number of active local speakers (pyannote 3.1).
+    count: str = "powerset"
+    speech_threshold: float = 0.6
+    overlap_threshold: float = 0.4
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,30 @@ def test_reconstruct_uniform_by_hand() -> None:
     assert out.frames == UNIT
 
 
+def test_reconstruct_powerset_count_by_hand() -> None:
+    # P(0, 1, 2 speakers) per frame; chunk 0 covers global frames 0-3, chunk 1 frames 2-5
+    probs0 = [[0.1, 0.8, 0.1], [0.3, 0.2, 0.5], [0.5, 0.4, 0.1], [0.9, 0.1, 0.0]]
+    probs1 = [[0.1, 0.25, 0.65], [0.2, 0.7, 0.1], [0.5, 0.5, 0.0], [0.35, 0.3, 0.35]]
+    base = hand_scores()
+    scores = ChunkScores(base.data, 2.0, 4.0, UNIT, 0.5,
+                         np.array([probs0, probs1], dtype=np.float32))
+    out = reconstruct(scores, ASSIGNMENT, 3, duration=6.0, count="powerset",
+                      speech_threshold=0.6, overlap_threshold=0.4)
+    # averaged P(>=1), P(2): f0 0.9, 0.1 -> 1; f1 0.7, 0.5 -> 2;
+    # f2 (0.5 + 0.9)/2 = 0.7, (0.1 + 0.65)/2 = 0.375 -> 1;
+    # f3 (0.1 + 0.8)/2 = 0.45 -> 0; f4 0.5 -> 0; f5 0.65, 0.35 -> 1
+    assert out.count.tolist() == [1, 2, 1, 0, 0, 1]
+    # the activations do not depend on how the count is made
+    np.testing.assert_array_equal(out.data, reconstruct(base, ASSIGNMENT, 3, 6.0).data)
+    capped = reconstruct(scores, ASSIGNMENT, 3, 6.0, max_count=1, count="powerset",
+                         speech_threshold=0.6, overlap_threshold=0.4)
+    assert capped.count.tolist() == [1, 1, 1, 0, 0, 1]
+    with pytest.raises(ValueError, match="needs ChunkScores.count_probs"):
+        reconstruct(base, ASSIGNMENT, 3, 6.0, count="powerset")
+    with pytest.raises(ValueError, match="'active' or 'powerset'"):
+        reconstruct(scores, ASSIGNMENT, 3, 6.0, count="mean")
+
+
 def test_reconstruct_hamming_by_hand() -> None:
     out = reconstruct(hand_scores(), ASSIGNMENT, 3, duration=6.0, weighting="hamming")
     # np.hamming(4) = 0.54 - 0.46 cos(2 pi n / 3) = .08 .77 .77 .08, plus 1e-3
@@ -404,3 +428,25 @@ def test_trunk_spans_cover_every_needed_frame_in_bounded_pieces(
     for _, end in groups:
         assert needed[end - 1]
 
+
+
+# --- powerset decoding -----------------------------------------------------------------------
+
+def test_powerset_decoding_and_count_probabilities_by_hand() -> None:
+    from diarefine.models.segmentation import powerset_mapping
+    from diarefine.stages.segmentation import count_probabilities, decode
+
+    mapping = powerset_mapping(3, 2).numpy()  # {}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}
+    probs = np.array([[0.1, 0.2, 0.05, 0.05, 0.4, 0.1, 0.1]], dtype=np.float32)[None]
+    log_probs = np.log(probs)
+    # soft: speaker 0 = {0} + {0,1} + {0,2} = 0.7; 1 = 0.05 + 0.4 + 0.1; 2 = 0.05 + 0.1 + 0.1
+    np.testing.assert_allclose(decode(log_probs, mapping, "soft")[0, 0], [0.7, 0.55, 0.25],
+                               atol=1e-6)
+    np.testing.assert_array_equal(decode(log_probs, mapping, "hard")[0, 0], [1, 1, 0])
+    # sizes 0, 1, 1, 1, 2, 2, 2: P(0) = 0.1, P(1) = 0.3, P(2) = 0.6; hard: class {0,1}
+    np.testing.assert_allclose(count_probabilities(log_probs, mapping, "soft")[0, 0],
+                               [0.1, 0.3, 0.6], atol=1e-6)
+    np.testing.assert_array_equal(count_probabilities(log_probs, mapping, "hard")[0, 0],
+                                  [0, 0, 1])
+    with pytest.raises(ValueError, match="decoding"):
+        count_probabilities(log_probs, mapping, "viterbi")

@@ -64,7 +64,8 @@ class ChunkScores:
     ``data``: (num_chunks, num_frames, local_speakers) in [0, 1]: 0/1 after hard powerset
     decoding, each speaker's probability after soft decoding. A local speaker is active in
     a frame when its value exceeds ``threshold``. Chunk ``c`` starts at ``c * chunk_step``
-    seconds; its frames follow ``frames``.
+    seconds; its frames follow ``frames``. ``count_probs`` (num_chunks, num_frames, M + 1),
+    when the model gives it: the probability that 0, 1, ... M local speakers talk at once.
     """
 
     data: NDArray[np.float32]
@@ -72,6 +73,7 @@ class ChunkScores:
     chunk_duration: float
     frames: FrameGrid
     threshold: float = 0.5
+    count_probs: NDArray[np.float32] | None = None
 
     @property
     def active(self) -> NDArray[np.bool_]:

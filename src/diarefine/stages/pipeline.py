@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from diarefine.config import PipelineConfig
+from diarefine.config import PipelineConfig, ReconstructionConfig
 from diarefine.core.annotation import Annotation
 from diarefine.errors import DiarefineWarning
 from diarefine.io.audio import SAMPLE_RATE, load_audio
@@ -49,7 +49,7 @@ class DiarizationPipeline:
     embedder: Embedder
     clusterer: Clusterer
     postprocessor: PostProcessor = field(default_factory=PostProcessor)
-    weighting: str = "uniform"
+    reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
 
     @classmethod
     def from_pretrained(cls, config: PipelineConfig | None = None,
@@ -68,7 +68,7 @@ class DiarizationPipeline:
             Embedder(emb_model, emb_info, config.embedding, device),
             build_clusterer(config.clustering.method, **config.clustering.params),
             PostProcessor(**vars(config.postprocess)),
-            config.reconstruction.weighting,
+            config.reconstruction,
         )
 
     def __call__(
@@ -112,7 +112,7 @@ class DiarizationPipeline:
         assignment, centroids = assign_chunks(embeddings, labels)
         hook("assignment", assignment)
         frame_scores = reconstruct(scores, assignment, len(centroids), duration,
-                                   constraints.max_speakers, self.weighting)
+                                   constraints.max_speakers, **vars(self.reconstruction))
         hook("reconstruction", frame_scores)
         names = [f"SPEAKER_{k:02d}" for k in range(len(centroids))]
         diarization, exclusive = self.postprocessor(frame_scores, uri, names)

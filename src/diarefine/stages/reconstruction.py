@@ -1,8 +1,13 @@
 """From per-chunk local activity and the speaker assignment to global frame activations.
 
-1. ``count[t]``: the number of simultaneous speakers at frame ``t``, the rounded mean over
-   the chunks covering ``t`` of their number of active local speakers (pyannote 3.1;
-   active: above ``ChunkScores.threshold``).
+1. ``count[t]``: the number of simultaneous speakers at frame ``t``. ``count="active"``:
+   the rounded mean over the chunks covering ``t`` of their number of active local
+   speakers (pyannote 3.1; active: above ``ChunkScores.threshold``). ``count="powerset"``
+   (default): the chunks' probabilities of 0, 1, 2... simultaneous speakers
+   (``ChunkScores.count_probs``) are averaged, and ``count[t]`` is 1 where P(>= 1)
+   exceeds ``speech_threshold``, plus 1 for every further k where P(>= k) exceeds
+   ``overlap_threshold``. Deciding speech and overlap each on its own probability keeps
+   a doubtful second speaker from being counted as half a speaker by the rounding.
 2. ``data[t, s]``: the mean over those chunks of the activity of the local speaker(s)
    assigned to global speaker ``s`` (max if several, which the assignment forbids).
 
@@ -27,6 +32,7 @@ def global_frame_offsets(scores: ChunkScores) -> NDArray[np.int64]:
 def reconstruct(
     scores: ChunkScores, assignment: NDArray[np.int64], num_speakers: int,
     duration: float, max_count: int | None = None, weighting: str = "uniform",
+    count: str = "active", speech_threshold: float = 0.5, overlap_threshold: float = 0.5,
 ) -> FrameScores:
     """scores (C, F, K) + assignment (C, K) -> FrameScores (T, S) over ``duration`` s.
 
@@ -38,8 +44,14 @@ def reconstruct(
     total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
     offsets = global_frame_offsets(scores)
     total = max(total, int(offsets[-1]) + num_frames if num_chunks else 0)
+    if count not in ("active", "powerset"):
+        raise ValueError(f"count must be 'active' or 'powerset', not {count!r}")
+    if count == "powerset" and scores.count_probs is None:
+        raise ValueError("count='powerset' needs ChunkScores.count_probs")
     activity = np.zeros((total, max(num_speakers, 0)), dtype=np.float64)
     speech = np.zeros(total, dtype=np.float64)
+    if count == "powerset":
+        speech = np.zeros((total, scores.count_probs.shape[2]), dtype=np.float64)
     coverage = np.zeros(total, dtype=np.float64)
     active = scores.active
     if weighting == "hamming":
@@ -52,13 +64,22 @@ def reconstruct(
         window = slice(offsets[c], offsets[c] + num_frames)
         local = scores.data[c]
         coverage[window] += weight
-        speech[window] += weight * active[c].sum(axis=1)
+        if count == "powerset":
+            speech[window] += weight[:, None] * scores.count_probs[c]
+        else:
+            speech[window] += weight * active[c].sum(axis=1)
         for k in np.flatnonzero(assignment[c] >= 0):
             s = assignment[c, k]
             activity[window, s] = activity[window, s] + weight * local[:, k]
     covered = np.where(coverage > 0, coverage, 1.0)
-    count = np.rint(speech / covered).astype(np.int64)
+    if count == "powerset":
+        at_least = np.cumsum((speech / covered[:, None])[:, ::-1], axis=1)[:, ::-1]  # P(>= k)
+        thresholds = np.full(at_least.shape[1] - 1, overlap_threshold)
+        thresholds[0] = speech_threshold
+        counts = (at_least[:, 1:] > thresholds[None, :]).sum(axis=1).astype(np.int64)
+    else:
+        counts = np.rint(speech / covered).astype(np.int64)
     if max_count is not None:
-        count = np.minimum(count, max_count)
-    return FrameScores((activity / covered[:, None]).astype(np.float32), count,
+        counts = np.minimum(counts, max_count)
+    return FrameScores((activity / covered[:, None]).astype(np.float32), counts,
                        FrameGrid(0.0, grid.step, grid.duration))

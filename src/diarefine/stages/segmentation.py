@@ -28,6 +28,20 @@ def chunk_starts(num_samples: int, chunk: int, step: int) -> NDArray[np.int64]:
     return np.arange(math.ceil((num_samples - chunk) / step) + 1, dtype=np.int64) * step
 
 
+def count_probabilities(log_probs: NDArray[np.float32], mapping: NDArray[np.float32],
+                        decoding: str) -> NDArray[np.float32]:
+    """Powerset log-probabilities (C, F, classes) -> probability that 0, 1, ... M local
+    speakers talk at once (C, F, M + 1): the sums over the classes of each size
+    (``"hard"``: 1 for the size of the most likely class)."""
+    sizes = mapping.sum(axis=1).astype(np.int64)
+    onehot = (sizes[:, None] == np.arange(int(sizes.max()) + 1)[None, :]).astype(np.float32)
+    if decoding == "hard":
+        return onehot[np.argmax(log_probs, axis=-1)]
+    if decoding == "soft":
+        return (np.exp(log_probs) @ onehot).astype(np.float32)
+    raise ValueError(f"decoding must be 'hard' or 'soft', not {decoding!r}")
+
+
 def decode(log_probs: NDArray[np.float32], mapping: NDArray[np.float32],
            decoding: str) -> NDArray[np.float32]:
     """Powerset log-probabilities (C, F, classes) -> local speaker activity (C, F, K).
@@ -61,7 +75,8 @@ class Segmenter:
         log_probs = self.log_probs(waveform, hook)
         scores = ChunkScores(decode(log_probs, self._mapping, self.decoding), self.step_samples
                              / self.info.sample_rate, self.info.num_samples / self.info.sample_rate,
-                             self.info.frame_grid, self.threshold)
+                             self.info.frame_grid, self.threshold,
+                             count_probabilities(log_probs, self._mapping, self.decoding))
         hook("segmentation", scores)
         return scores
 
