@@ -73,7 +73,7 @@ VARIANTS = {
         "segmentation": {"step": 1.0, "decoding": "hard", "threshold": 0.5},
         "embedding": {"mode": "chunk", "fuse": False},
         "clustering": {"method": "ahc", "threshold": 0.7},
-        "postprocess": {"min_duration_off": 0.0}},
+        "reconstruction": {"count": "active"}, "postprocess": {"min_duration_off": 0.0}},
     "AHC only (no VBx)": {"clustering": {"method": "ahc"}},
     "step 1 (trunk)": {"segmentation": {"step": 1.0}},
     "step 2.5, per-chunk CAM++": {"embedding": {"mode": "chunk"}},
