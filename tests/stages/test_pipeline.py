@@ -193,6 +193,31 @@ def test_ami_num_speakers(pipeline: DiarizationPipeline, ami_path: Path,
         assert len(out.diarization.speakers) == k, k
 
 
+def test_two_minutes_of_four_meetings_go_through_vbx(pipeline: DiarizationPipeline,
+                                                      shared_data: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four AMI excerpts end to end (2 minutes): enough embeddings for VBx (not AHC)."""
+    import diarefine.stages.clustering.vbx as vbx_module
+
+    folder = shared_data / "ami-excerpts"
+    names = ["trn03", "trn06", "trn09", "trn05"]
+    require(all((folder / f"{n}.wav").is_file() for n in names), f"{folder} is incomplete")
+    refs = read_rttm(folder / "debug.train.rttm")
+    audio = np.concatenate([sf.read(folder / f"{n}.wav", dtype="float32")[0] for n in names])
+    reference = Annotation.from_tuples("four", [(t.start + 30 * i, t.end + 30 * i, t.speaker)
+                                                for i, n in enumerate(names)
+                                                for t in refs[n].turns])
+    calls = []
+    real = vbx_module.vbx
+    monkeypatch.setattr(vbx_module, "vbx", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out, events = run(pipeline, audio, uri="four")
+    reliable = int(artifact(events, "embeddings").reliable.sum())
+    assert reliable >= 50 and len(calls) == 1  # VBx decided
+    assert len(out.diarization.speakers) >= 2
+    chance = der(reference, Annotation.from_tuples("four", [(0.0, 120.0, "x")]))
+    assert der(reference, out.diarization) < min(0.35, chance / 2)
+
+
 def test_min_and_max_speakers(pipeline: DiarizationPipeline, waveform: np.ndarray,
                               ami_path: Path) -> None:
     out, events = run(pipeline, waveform, max_speakers=1)

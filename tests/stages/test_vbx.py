@@ -98,7 +98,7 @@ def test_vbx_clusterer_is_registered_and_uses_the_given_plda() -> None:
     x, labels = speakers_data(num_speakers=30, per_speaker=10, dim=192, seed=5)
     model = PLDA.fit(x, labels, dim=20)
     chosen = labels < 4
-    clusterer = VBxClustering(threshold=0.2, fa=0.3, fb=1.0, min_embeddings=2, _model=model)
+    clusterer = VBxClustering(threshold=0.2, fa=0.3, fb=1.0, min_embeddings=2, plda=model)
     found = clusterer(x[chosen].astype(np.float32), SpeakerConstraints())
     assert len({(a, b) for a, b in zip(labels[chosen], found)}) == 4 == found.max() + 1
     assert isinstance(build_clusterer("vbx"), VBxClustering)
@@ -110,7 +110,7 @@ def test_few_embeddings_are_clustered_by_the_baseline_ahc() -> None:
     for constraints in (SpeakerConstraints(), SpeakerConstraints(num_speakers=2)):
         ahc = build_clusterer("ahc", threshold=0.9, min_cluster_size=3)(x, constraints)
         fallback = VBxClustering(min_embeddings=31, ahc_threshold=0.9, min_cluster_size=3,
-                                 _model=_never())(x, constraints)
+                                 plda=_never())(x, constraints)
         np.testing.assert_array_equal(fallback, ahc)
 
 
@@ -122,3 +122,21 @@ class _never(PLDA):
 
     def project(self, x: np.ndarray) -> np.ndarray:
         raise AssertionError("VBx ran on too few embeddings")
+
+
+def test_a_plda_file_of_ones_own_is_used_by_path(tmp_path: Path) -> None:
+    x, labels = speakers_data(num_speakers=30, per_speaker=10, dim=192, seed=5)
+    model = PLDA.fit(x, labels, dim=20)
+    model.save(tmp_path / "mine.safetensors")
+    chosen = (labels < 4).nonzero()[0]
+    data = x[chosen].astype(np.float32)
+    by_path = build_clusterer("vbx", threshold=0.2, fa=0.3, fb=1.0, min_embeddings=2,
+                              plda=str(tmp_path / "mine.safetensors"))(data, SpeakerConstraints())
+    by_object = VBxClustering(threshold=0.2, fa=0.3, fb=1.0, min_embeddings=2,
+                              plda=model)(data, SpeakerConstraints())
+    np.testing.assert_array_equal(by_path, by_object)
+    with pytest.raises(ValueError, match="no such PLDA file"):
+        PLDA.load(tmp_path / "absent.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        PLDA.load(tmp_path / "junk.safetensors")

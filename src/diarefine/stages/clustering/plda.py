@@ -71,9 +71,15 @@ class PLDA:
 
     @classmethod
     def load(cls, path: str | Path) -> PLDA:
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        arrays = load_file(str(path))
+        if not Path(path).is_file():
+            raise ValueError(f"{path}: no such PLDA file")
+        try:
+            arrays = load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise ValueError(f"{path}: not a safetensors file ({exc})") from None
         missing = [k for k in _FIELDS if k not in arrays]
         if missing:
             raise ValueError(f"{path}: not a PLDA model (missing {', '.join(missing)})")

@@ -96,9 +96,8 @@ class VBxClustering:
     max_iters: int = 20
     #: Speakers whose prior falls below this are dropped.
     min_prior: float = 1e-7
-    #: A PLDA safetensors file; None: the bundled one.
-    plda: str | None = None
-    _model: PLDA | None = field(default=None, repr=False, compare=False)
+    #: A PLDA safetensors file (or a fitted :class:`PLDA`); None: the bundled one.
+    plda: str | PLDA | None = field(default=None, repr=False)
 
     def __call__(self, embeddings: NDArray[np.float32],
                  constraints: SpeakerConstraints) -> NDArray[np.int64]:
@@ -111,7 +110,7 @@ class VBxClustering:
                                 self.threshold, criterion="distance") - 1)
         labels = init
         if init.max() > 0:
-            model = self._model or load_plda(self.plda)
+            model = self.plda if isinstance(self.plda, PLDA) else load_plda(self.plda)
             features = model.project(embeddings)
             gamma0 = softmax(self.init_smoothing * np.eye(int(init.max()) + 1)[init], axis=1)
             gamma, pi, _ = vbx(features, model.psi, gamma0, self.fa, self.fb, self.max_iters)
