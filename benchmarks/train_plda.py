@@ -86,8 +86,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out"
                         / "plda_embeddings.npz", help="embeddings are kept here for reruns")
-    parser.add_argument("--out", type=Path,
-                        default=REPO / "src" / "diarefine" / "weights" / "plda_campplus.safetensors")
+    weights = REPO / "src" / "diarefine" / "weights"
+    parser.add_argument("--out", type=Path, default=weights / "plda_campplus.safetensors")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not (args.sim / "manifest.jsonl").exists():

@@ -11,10 +11,12 @@ x-vector sequences (VBx)", Computer Speech & Language 2022; here without the HMM
 * responsibilities ``gamma[t, s]`` proportional to ``pi_s exp(fa * E[log p(x_t | y_s)])``,
 * priors ``pi`` from the responsibilities,
 
-until the evidence lower bound stops growing (20 iterations at most). ``fa`` scales the acoustic evidence, ``fb``
-the speaker prior. Speakers whose prior vanishes are dropped, so the initial AHC (cut at
-``threshold``, lower than the baseline's so that it over-clusters) only has to err on
-the side of too many speakers.
+until the evidence lower bound stops growing (20 iterations at most). ``fa`` scales the
+acoustic evidence, ``fb`` the speaker prior. Speakers whose prior vanishes are dropped,
+so the initial AHC (cut at ``threshold``, lower than the baseline's so that it
+over-clusters) only has to err on the side of too many speakers. Below
+``min_embeddings`` embeddings (recordings under about a minute) the Bayesian speaker
+count is unreliable and the baseline AHC clusters instead.
 
 The PLDA bundled with diarefine (``weights/plda_campplus.safetensors``) was fitted on
 CAM++ embeddings of the pipeline itself: simulated conversations of training-split
