@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
+
+from paths import SHARED
 
 from diarefine.core.timeline import Timeline
 from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
 from diarefine.data.stats import collect, format_stats, pairs_from_files
 from diarefine.io.rttm import load_rttms
 from diarefine.io.uem import read_uem
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def manifest_pairs(path: Path):

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 
 CHILD = """
 import json, resource, sys, time, torch

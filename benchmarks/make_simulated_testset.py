@@ -21,18 +21,17 @@ chosen on it; the test set is only ever measured.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
+
+from paths import REPO, SHARED
 
 from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
 from diarefine.data.simset import SetSpec, simulate_set
 from diarefine.data.simulate import SimulationConfig
 from diarefine.data.stats import collect, format_stats
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
 SPEC = SetSpec(num=30, split="test", seed=2026, uri="simtest-{index:03d}")
 CONFIG = SimulationConfig(duration=(120.0, 300.0), speakers=(2, 5), overlap=0.12,
                           rt60=(0.15, 0.4), snr_db=(15.0, 35.0), noise="pink")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from paths import SHARED
 
 from diarefine.core import Annotation
 from diarefine.features import FBANK_GRID, compute_fbank, resample_frame_weights, subtract_mean
@@ -262,7 +263,7 @@ def quality(data: Path, threads: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=SHARED)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs (best kept)")

@@ -25,14 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
+from paths import REPO, SHARED
 
 from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
 from diarefine.io import read_rttm, read_uem, write_rttm
 from diarefine.metrics import ScoreSettings, score_corpus
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
 AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
 
 

@@ -20,13 +20,13 @@ the fitted PLDA's between-speaker variances; writes the model as safetensors.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from paths import REPO, SHARED
 from scipy.optimize import linear_sum_assignment
 
 from diarefine.core import Annotation
@@ -36,8 +36,6 @@ from diarefine.stages.base import ChunkScores
 from diarefine.stages.clustering.plda import PLDA
 from diarefine.stages.pipeline import DiarizationPipeline
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
 SIM_ARGS = ["--num", "60", "--duration", "120-180", "--speakers", "2-5", "--overlap", "0.15",
             "--split", "train", "--seed", "7", "--rt60", "0.15-0.5", "--snr", "15-35"]
 

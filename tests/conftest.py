@@ -6,25 +6,12 @@ and fail where ``CI=true`` (CI always has both).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from diarefine.metrics.mdeval import find_mdeval
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DIAREFINE_SHARED_DATA", REPO.parent / "shared" / "data"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip with ``reason`` unless under CI, where the missing resource is a failure."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: this must be available)")
-    pytest.skip(reason)
+from needs import SHARED_DATA, require
 
 
 @pytest.fixture(scope="session")

