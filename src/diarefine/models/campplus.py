@@ -62,16 +62,19 @@ class ResBlock2d(nn.Module):
 
 
 class FrequencyHead(nn.Module):
-    """2-D conv front end over (frequency, time). Shape: (B, 80, T) -> (B, 32 * 10, T)."""
+    """2-D conv front end over (frequency, time), ``blocks`` residual blocks per stage.
 
-    def __init__(self, feat_dim: int = 80, channels: int = 32) -> None:
+    Shape: (B, 80, T) -> (B, 32 * 10, T)."""
+
+    def __init__(self, feat_dim: int = 80, channels: int = 32, blocks: int = 2) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, channels, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.layer1 = nn.Sequential(ResBlock2d(channels, channels, 2),
-                                    ResBlock2d(channels, channels))
+                                    *[ResBlock2d(channels, channels) for _ in range(blocks - 1)])
         self.layer2 = nn.Sequential(ResBlock2d(channels, channels, 2),
-                                    ResBlock2d(channels, channels))
+                                    *[ResBlock2d(channels, channels) for _ in range(blocks - 1)])
+        self.blocks = blocks
         self.conv2 = nn.Conv2d(channels, channels, 3, stride=(2, 1), padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
         self.out_channels = channels * (feat_dim // 8)
@@ -191,21 +194,23 @@ class EmbeddingLayer(nn.Module):
 
 
 class DenseTDNN(nn.Module):
-    """Strided TDNN, then dense blocks each followed by a halving transition, then BN-ReLU;
+    """Strided TDNN, then dense blocks each followed by a transition (halving the channels
+    unless ``transitions`` gives their widths), then BN-ReLU;
     holds the embedding layer too (``dense``), applied by `CAMPPlus.pool`.
 
     Shape: (B, C_head, T) -> (B, C, ceil(T / 2)).
     """
 
     def __init__(self, in_ch: int, init_channels: int, growth: int, bottleneck: int,
-                 blocks: tuple[tuple[int, int, int], ...], embedding_size: int) -> None:
+                 blocks: tuple[tuple[int, int, int], ...], embedding_size: int,
+                 transitions: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.tdnn = TDNN(in_ch, init_channels, 5, stride=2)
         channels = init_channels
         self.stages: list[str] = []
         for i, (num_layers, kernel, dilation) in enumerate(blocks, start=1):
             block = DenseTDNNBlock(num_layers, channels, growth, bottleneck, kernel, dilation)
-            channels = block.out_channels // 2
+            channels = block.out_channels // 2 if transitions is None else transitions[i - 1]
             self.add_module(f"block{i}", block)
             self.add_module(f"transit{i}", Transition(block.out_channels, channels))
             self.stages += [f"block{i}", f"transit{i}"]
@@ -259,12 +264,15 @@ class CAMPPlus(nn.Module):
 
     def __init__(self, feat_dim: int = 80, embedding_size: int = 192, growth_rate: int = 32,
                  bn_size: int = 4, init_channels: int = 128,
-                 blocks: tuple[tuple[int, int, int], ...] = DEFAULT_BLOCKS) -> None:
+                 blocks: tuple[tuple[int, int, int], ...] = DEFAULT_BLOCKS,
+                 head_blocks: int = 2, transitions: tuple[int, ...] | None = None) -> None:
         super().__init__()
-        self.head = FrequencyHead(feat_dim)
+        self.head = FrequencyHead(feat_dim, blocks=head_blocks)
         self.xvector = DenseTDNN(self.head.out_channels, init_channels, growth_rate,
-                                 bn_size * growth_rate, tuple(blocks), embedding_size)
+                                 bn_size * growth_rate, tuple(blocks), embedding_size,
+                                 None if transitions is None else tuple(transitions))
         self.blocks = tuple(blocks)
+        self.head_blocks = head_blocks
         self.trunk_channels = self.xvector.out_channels
         self.embedding_size = embedding_size
 
@@ -272,7 +280,7 @@ class CAMPPlus(nn.Module):
         """Fbank frames on each side of its centre that the convolutions of one trunk frame
         see (196, i.e. +-1.96 s); the CAM gates' global and segment means come on top."""
         tdnn = self.xvector.tdnn.linear
-        half = 10  # head: conv1, 4 residual blocks of two 3x3 convs, conv2
+        half = 2 + 4 * self.head_blocks  # head: conv1, residual blocks of two 3x3 convs, conv2
         half += tdnn.kernel_size[0] // 2
         stride = tdnn.stride[0]
         for num_layers, kernel, dilation in self.blocks:
@@ -357,3 +365,29 @@ def fbank_to_trunk_weights(frame_weights: torch.Tensor) -> torch.Tensor:
     Shape: (B, T) -> (B, ceil(T / 2)).
     """
     return frame_weights[..., ::2]
+
+
+def pruned(teacher: CAMPPlus, layers: tuple[int, ...], head_blocks: int) -> CAMPPlus:
+    """A smaller CAM++ made of the teacher's first ``layers[i]`` layers of dense block
+    ``i`` and its first ``head_blocks`` residual blocks per head stage, all weights copied
+    (the starting point of a distilled student). Transitions keep the teacher's output
+    widths, their inputs are cut to the channels that remain, so the trunk still ends in
+    the teacher's 512 channels and its pooling and embedding layer apply unchanged.
+    ``pruned(t, full layers, 2)`` equals ``t``.
+    """
+    blocks = tuple((n, kernel, dilation) for n, (_, kernel, dilation)
+                   in zip(layers, teacher.blocks, strict=True))
+    xv = teacher.xvector
+    widths = tuple(xv.get_submodule(f"transit{i}").linear.out_channels
+                   for i in range(1, len(blocks) + 1))
+    student = CAMPPlus(embedding_size=teacher.embedding_size, blocks=blocks,
+                       head_blocks=head_blocks, transitions=widths)
+    state = student.state_dict()
+    source = teacher.state_dict()
+    for key, value in state.items():
+        teacher_value = source[key]
+        if teacher_value.shape != value.shape:  # a transition's input: keep the first channels
+            teacher_value = teacher_value[tuple(slice(0, n) for n in value.shape)]
+        state[key] = teacher_value.clone()
+    student.load_state_dict(state)
+    return student.eval()

