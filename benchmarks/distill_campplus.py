@@ -1,7 +1,7 @@
 """Distil CAM++ into a smaller trunk for the pipeline's embedding stage.
 
-    python benchmarks/distill_campplus.py [--sim DIR ...] [--epochs 6] [--layers 6,12,8]
-                                          [--head-blocks 1] [--out src/diarefine/weights/...]
+    python benchmarks/distill_campplus.py [--sim DIR ...] [--epochs 4] [--layers 6,12,8]
+                                          [--head-blocks 1] [--cache FILE] [--out FILE]
 
 Student: the teacher's first ``--layers`` layers of each dense block and first
 ``--head-blocks`` residual blocks of each head stage, weights copied from the teacher
@@ -21,7 +21,9 @@ plus ``1 - cosine`` between the student's and teacher's embeddings of random mas
 of 1-10 s, with random holes, like (chunk, speaker) masks). Validation: the same on crops
 of the simulated *dev* set (dev-split speakers), printed every epoch.
 
-Writes the student as safetensors (float16 tensors, architecture in the metadata).
+Writes the student as safetensors (float16 tensors, architecture in the metadata) after
+every epoch, by default to ``benchmarks/out/campplus_student.safetensors``; the pipeline
+uses it with ``[embedding] model = "<that path>"``. Results so far: docs/speed.md.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=REPO / "benchmarks" / "data" / "simdev")
     parser.add_argument("--layers", default="6,12,8")
     parser.add_argument("--head-blocks", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--masks", type=int, default=8, help="random masks per crop")
     parser.add_argument("--embedding-weight", type=float, default=1.0)
@@ -146,7 +148,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep the teacher's targets here (about 1 GB) for reruns")
     parser.add_argument("--out", type=Path,
-                        default=REPO / "src" / "diarefine" / "weights" / "campplus_small.safetensors")
+                        default=REPO / "benchmarks" / "out" / "campplus_student.safetensors")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

