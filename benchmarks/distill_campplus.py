@@ -41,7 +41,7 @@ from paths import REPO, SHARED
 from diarefine.features.fbank import compute_fbank
 from diarefine.io import read_rttm
 from diarefine.io.audio import load_audio
-from diarefine.models.campplus import CAMPPlus, pruned
+from diarefine.models.campplus import CAMPPlus, pruned, weighted_stats_pool
 from diarefine.models.pretrained import load_campplus, save_campplus
 from diarefine.stages.embedding import fused_trunk
 
@@ -96,14 +96,10 @@ def random_masks(frames: int, count: int, rng: np.random.Generator) -> torch.Ten
     return torch.from_numpy(masks)
 
 
-def smooth_pool(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """`weighted_stats_pool` with ``sqrt(var + 1e-5)``: its gradient stays finite where a
-    channel is constant (often 0 after the last ReLU). (K, C, T), (K, T) -> (K, 2C)"""
-    w = w.unsqueeze(1)
-    v1 = w.sum(-1)
-    mean = (x * w).sum(-1) / v1
-    var = ((x - mean.unsqueeze(-1)) ** 2 * w).sum(-1) / (v1 - (w * w).sum(-1) / v1)
-    return torch.cat([mean, torch.sqrt(var + 1e-5)], dim=-1)
+def pool(x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Statistics pooling with a finite gradient where a channel is constant (often 0 after
+    the last ReLU). (K, C, T), (K, T) -> (K, 2C)"""
+    return weighted_stats_pool(x, masks, variance_floor=1e-5)
 
 
 def losses(student: CAMPPlus, teacher: CAMPPlus, x: torch.Tensor, target: torch.Tensor,
@@ -113,9 +109,9 @@ def losses(student: CAMPPlus, teacher: CAMPPlus, x: torch.Tensor, target: torch.
     target = target.float()
     frame = (((out - target) / scale[:, None]) ** 2).mean()
     k = len(masks)
-    emb_s = teacher.xvector.dense(smooth_pool(out.expand(k, -1, -1), masks))
+    emb_s = teacher.xvector.dense(pool(out.expand(k, -1, -1), masks))
     with torch.no_grad():
-        emb_t = teacher.xvector.dense(smooth_pool(target.expand(k, -1, -1), masks))
+        emb_t = teacher.xvector.dense(pool(target.expand(k, -1, -1), masks))
     cosine = F.cosine_similarity(emb_s, emb_t).mean()
     return frame, 1 - cosine
 

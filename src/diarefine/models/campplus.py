@@ -74,7 +74,6 @@ class FrequencyHead(nn.Module):
                                     *[ResBlock2d(channels, channels) for _ in range(blocks - 1)])
         self.layer2 = nn.Sequential(ResBlock2d(channels, channels, 2),
                                     *[ResBlock2d(channels, channels) for _ in range(blocks - 1)])
-        self.blocks = blocks
         self.conv2 = nn.Conv2d(channels, channels, 3, stride=(2, 1), padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
         self.out_channels = channels * (feat_dim // 8)
@@ -226,13 +225,15 @@ class DenseTDNN(nn.Module):
 
 
 def weighted_stats_pool(x: torch.Tensor, weights: torch.Tensor | None = None,
-                        eps: float = 1e-2) -> torch.Tensor:
+                        eps: float = 1e-2, variance_floor: float = 0.0) -> torch.Tensor:
     """Mean and unbiased standard deviation over time, optionally with frame weights.
 
     With weights, the variance uses the reliability-weights correction
     ``sum w (x - m)^2 / (V1 - V2 / V1)`` (``V1 = sum w``, ``V2 = sum w^2``), which for 0/1
     weights equals the plain unbiased std of the selected frames. Fewer than two (effective)
-    frames give a std of ``eps`` (as senko), instead of NaN.
+    frames give a std of ``eps`` (as senko), instead of NaN. With weights, a positive
+    ``variance_floor`` is added under the square root, which keeps its gradient finite
+    where a channel is constant (for training).
 
     Shape: x (B, C, T), weights (B, T) -> (B, 2C).
     """
@@ -246,7 +247,8 @@ def weighted_stats_pool(x: torch.Tensor, weights: torch.Tensor | None = None,
     v2 = (w * w).sum(-1)
     denom = v1 - v2 / v1
     var = ((x - mean.unsqueeze(-1)) ** 2 * w).sum(-1) / denom.clamp_min(1e-8)
-    std = torch.where(denom > 1e-6, var.clamp_min(0).sqrt(), torch.full_like(var, eps))
+    std = torch.where(denom > 1e-6, (var.clamp_min(0) + variance_floor).sqrt(),
+                      torch.full_like(var, eps))
     return torch.cat([mean, std], dim=-1)
 
 
@@ -275,6 +277,11 @@ class CAMPPlus(nn.Module):
         self.head_blocks = head_blocks
         self.trunk_channels = self.xvector.out_channels
         self.embedding_size = embedding_size
+
+    def transition_widths(self) -> tuple[int, ...]:
+        """Output channels of each dense block's transition."""
+        return tuple(self.xvector.get_submodule(f"transit{i}").linear.out_channels
+                     for i in range(1, len(self.blocks) + 1))
 
     def receptive_halfwidth(self) -> int:
         """Fbank frames on each side of its centre that the convolutions of one trunk frame
@@ -377,11 +384,8 @@ def pruned(teacher: CAMPPlus, layers: tuple[int, ...], head_blocks: int) -> CAMP
     """
     blocks = tuple((n, kernel, dilation) for n, (_, kernel, dilation)
                    in zip(layers, teacher.blocks, strict=True))
-    xv = teacher.xvector
-    widths = tuple(xv.get_submodule(f"transit{i}").linear.out_channels
-                   for i in range(1, len(blocks) + 1))
     student = CAMPPlus(embedding_size=teacher.embedding_size, blocks=blocks,
-                       head_blocks=head_blocks, transitions=widths)
+                       head_blocks=head_blocks, transitions=teacher.transition_widths())
     state = student.state_dict()
     source = teacher.state_dict()
     for key, value in state.items():

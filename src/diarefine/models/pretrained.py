@@ -226,16 +226,13 @@ def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> N
 
     from diarefine.io.atomic import atomic_open
 
-    xv = model.xvector
-    widths = [xv.get_submodule(f"transit{i}").linear.out_channels
-              for i in range(1, len(model.blocks) + 1)]
     metadata = {
         "architecture": "campplus",
         "layers": ",".join(str(n) for n, _, _ in model.blocks),
         "kernels": ",".join(str(k) for _, k, _ in model.blocks),
         "dilations": ",".join(str(d) for _, _, d in model.blocks),
         "head_blocks": str(model.head_blocks),
-        "transitions": ",".join(str(w) for w in widths),
+        "transitions": ",".join(str(w) for w in model.transition_widths()),
         "embedding_size": str(model.embedding_size),
         **notes,
     }

@@ -95,8 +95,8 @@ class VBxClustering:
     #: Bayesian speaker count is unreliable (VBx puts a 30 s AMI excerpt in one cluster):
     #: the baseline AHC decides instead, with ``ahc_threshold`` and ``min_cluster_size``.
     min_embeddings: int = 50
-    ahc_threshold: float = 0.75
-    min_cluster_size: int = 12
+    ahc_threshold: float = AgglomerativeClustering.threshold
+    min_cluster_size: int = AgglomerativeClustering.min_cluster_size
     #: Sharpness of the initial responsibilities: softmax(init_smoothing * one-hot).
     init_smoothing: float = 7.0
     max_iters: int = 20
