@@ -220,14 +220,21 @@ class Embedder:
         for first_t, x in windows:
             if s1 is None:
                 s1, s2 = np.zeros((len(v1), x.shape[1])), np.zeros((len(v1), x.shape[1]))
-            t0, t1 = grid.center(first_t), grid.center(first_t + len(x) - 1)
-            c_lo = max(0, int(np.floor((t0 - scores.chunk_duration) / scores.chunk_step)))
-            c_hi = min(num_chunks, int(np.floor(t1 / scores.chunk_step)) + 1)
+            centers = grid.center(np.arange(first_t, first_t + len(x)))
+            squares = x * x
+            c_lo = max(0, int(np.floor((centers[0] - scores.chunk_duration)
+                                       / scores.chunk_step)))
+            c_hi = min(num_chunks, int(np.floor(centers[-1] / scores.chunk_step)) + 1)
             for c in range(c_lo, c_hi):
-                w = self._trunk_weights(scores, masks, c, grid, first_t, len(x))
+                # only the window's frames inside chunk c can carry its weights
+                start = c * scores.chunk_step
+                a, b = np.searchsorted(centers, [start, start + scores.chunk_duration])
+                if a >= b:
+                    continue
+                w = self._trunk_weights(scores, masks, c, grid, first_t + a, b - a)
                 rows = slice(c * local, (c + 1) * local)
-                s1[rows] += w @ x
-                s2[rows] += w @ (x * x)
+                s1[rows] += w @ x[a:b]
+                s2[rows] += w @ squares[a:b]
                 v1[rows] += w.sum(axis=1)
                 v2[rows] += (w * w).sum(axis=1)
             hook("progress/embedding", (c_hi, num_chunks))
