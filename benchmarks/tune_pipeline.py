@@ -1,6 +1,9 @@
 """Choose the pipeline defaults by measurement on the AMI excerpts train + dev splits.
 
-    python benchmarks/tune_pipeline.py [--sets ami-train,ami-dev] [--steps 1,2,2.5,3,5]
+    python benchmarks/tune_pipeline.py [--sets ami-train,ami-dev] [--config FILE]
+
+``--config`` sets the models (e.g. ``[embedding] model`` = a distilled CAM++); the searched
+parameters start from the defaults whatever the file says.
 
 The test split and the pyannote sample are never used here. Segmentation outputs (per
 chunk step) and CAM++ trunk features (per file) are computed once and cached in memory,
@@ -13,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from pipeline import load_set  # noqa: E402  (benchmarks/ is the working folder)
 
+from diarefine.config import PipelineConfig
 from diarefine.core import Annotation
 from diarefine.features.fbank import compute_fbank
 from diarefine.io.audio import load_audio
@@ -112,6 +117,7 @@ def main() -> None:
     parser.add_argument("--sets", default="ami-train,ami-dev")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--config", type=Path, help="TOML whose models are used")
     args = parser.parse_args()
     if any(s in ("ami-test", "sample") for s in args.sets.split(",")):
         raise SystemExit("never tune on the test files")
@@ -119,7 +125,8 @@ def main() -> None:
     items = [i for s in args.sets.split(",") for i in load_set(s)]
     refs = {i.uri: i.reference for i in items}
     uems = {i.uri: i.uem for i in items}
-    pipeline = DiarizationPipeline.from_pretrained()
+    config = PipelineConfig.from_toml(args.config) if args.config else None
+    pipeline = DiarizationPipeline.from_pretrained(config)
     cached = prepare(pipeline, items, SPACE["step"])
     embed_cache: dict = {}
     seen: dict = {}

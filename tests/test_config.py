@@ -59,3 +59,19 @@ def test_bad_files_are_one_line_errors_naming_the_file(tmp_path: Path, text: str
     with pytest.raises(ConfigError) as info:
         PipelineConfig.from_toml(write(tmp_path, text))
     assert message in str(info.value) and "c.toml" in str(info.value)
+
+
+def test_model_file_is_relative_to_the_toml_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "rel.toml").write_text('[embedding]\nmodel = "models/student.safetensors"\n')
+    absolute = tmp_path / "elsewhere" / "s.safetensors"
+    (folder / "abs.toml").write_text(f'[embedding]\nmodel = "{absolute.as_posix()}"\n')
+    (folder / "default.toml").write_text('[embedding]\nmodel = "campplus"\n')
+    assert PipelineConfig.from_toml(folder / "rel.toml").embedding.model == \
+        str(folder / "models" / "student.safetensors")
+    assert PipelineConfig.from_toml(folder / "abs.toml").embedding.model == str(absolute)
+    assert PipelineConfig.from_toml(folder / "default.toml").embedding.model == "campplus"
+    # from a dict (no file) the path is left as given
+    assert PipelineConfig.from_dict({"embedding": {"model": "m.safetensors"}}) \
+        .embedding.model == "m.safetensors"

