@@ -10,7 +10,9 @@ For each set: DER and its components at collar 0 and 0.25 s per side, overlap sc
 computed by diarefine's md-eval-22-exact scorer; and the real-time factor (wall-clock
 time of the whole per-file process, audio decoding included, / audio duration) with
 ``--threads`` torch threads. ``AMI+sample`` pools the 14 AMI excerpts and the sample.
-``--variants`` runs, instead of one configuration, the speed/accuracy variants of
+For AMI+sample, also the DER by number of reference speakers talking at once, and how
+much miss no system limited to 1, 2 or 3 simultaneous speakers can avoid
+(``diarefine score --by-count``). ``--variants`` runs, instead of one configuration, the speed/accuracy variants of
 ``VARIANTS`` (each a set of overrides of the defaults).
 """
 
@@ -24,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 from paths import REPO, SHARED
 
@@ -31,6 +34,7 @@ from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
 from diarefine.io import read_rttm, read_uem, write_rttm
 from diarefine.metrics import ScoreSettings, score_corpus
+from diarefine.metrics.speaker_count import CountBreakdown, count_text, corpus_breakdown
 
 AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
 
@@ -121,6 +125,9 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
     if pooled:
         results["AMI+sample"] = {"files": len(pooled), **evaluate(pooled, pooled_hyps)}
         results["AMI+sample"]["md-eval-22"] = mdeval_check(pooled, pooled_hyps)
+        results["AMI+sample"]["by_count"] = corpus_breakdown(
+            {i.uri: i.reference for i in pooled}, pooled_hyps,
+            {i.uri: i.uem for i in pooled}).as_dict()
     return results
 
 
@@ -174,6 +181,11 @@ def main() -> None:
         if check:
             print("AMI+sample scored by md-eval-22.pl itself: " + ", ".join(
                 f"{k} {100 * v:.2f} %" for k, v in check.items()))
+        if "AMI+sample" in results:
+            counts = CountBreakdown(**{k: np.asarray(v) for k, v in
+                                       results["AMI+sample"]["by_count"].items()})
+            print("\nAMI+sample at collar 0 by number of speakers talking at once:")
+            print(count_text(counts))
         everything[name] = {"config": config.to_dict(), "results": results}
     if args.json:
         args.json.write_text(json.dumps(everything, indent=2))

@@ -53,6 +53,23 @@ def test_table_and_json(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert data["files"]["b"]["der"] == pytest.approx(0.5)
 
 
+def test_by_count_breakdown(files: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "scores.json"
+    proc = run("score", *files, "--by-count", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    # a, scored [0, 7]: 0-0.5 1 ref/0 sys, 0.5-4 1/1, 4-5 2/1, 5-6 1/1, 6-7 1/2;
+    # b, scored [0, 4]: 0-2 1/1, 2-4 1/0
+    counts = json.loads(out.read_text())["by_count"]
+    assert counts["seconds"][1][:3] == pytest.approx([2.5, 6.5, 1.0])
+    assert counts["seconds"][2][:3] == pytest.approx([0.0, 1.0, 0.0])
+    assert counts["miss"] == pytest.approx([0, 2.5, 1.0, 0, 0])
+    assert counts["false_alarm"] == pytest.approx([0, 1.0, 0, 0, 0])
+    assert counts["scored"] == pytest.approx([0, 10.0, 2.0, 0, 0])
+    row = next(line for line in proc.stdout.splitlines() if line.split()[:1] == ["1"])
+    # row 1: seconds, then scored / miss / FA / conf in % of the 12 scored speaker-seconds
+    assert row.split()[1:9] == ["2.5", "6.5", "1.0", "0.0", "0.0", "|", "83.33", "20.83"]
+
+
 def test_directories_collar_and_uem(files: tuple[Path, Path], tmp_path: Path) -> None:
     refdir, hypdir = tmp_path / "refs", tmp_path / "hyps"
     refdir.mkdir(), hypdir.mkdir()

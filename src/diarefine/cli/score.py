@@ -11,6 +11,7 @@ from diarefine.io.atomic import atomic_write_text
 from diarefine.io.rttm import load_rttms
 from diarefine.io.uem import read_uem
 from diarefine.metrics.score import ScoreSettings, score_corpus
+from diarefine.metrics.speaker_count import corpus_breakdown, count_text
 from diarefine.report.table import score_table
 
 
@@ -25,11 +26,21 @@ from diarefine.report.table import score_table
               help="Score only single-speaker reference time (md-eval -1).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write {overall, files} as JSON (rates as fractions, times in seconds).")
+@click.option("--by-count", is_flag=True,
+              help="Also break the DER down by the number of reference speakers talking at "
+                   "once (and the time with each number of system speakers).")
 def score(ref: Path, hyp: Path, uem: Path | None, collar: float, skip_overlap: bool,
-          json_out: Path | None) -> None:
+          json_out: Path | None, by_count: bool) -> None:
     """Score system RTTM(s) HYP against reference RTTM(s) REF (files or directories)."""
-    report = score_corpus(load_rttms(ref), load_rttms(hyp), read_uem(uem) if uem else None,
-                          ScoreSettings(collar=collar, skip_overlap=skip_overlap))
+    refs, hyps = load_rttms(ref), load_rttms(hyp)
+    uems = read_uem(uem) if uem else None
+    settings = ScoreSettings(collar=collar, skip_overlap=skip_overlap)
+    report = score_corpus(refs, hyps, uems, settings)
     click.echo(score_table(report))
+    out = report.as_dict()
+    if by_count:
+        breakdown = corpus_breakdown(refs, hyps, uems, settings)
+        click.echo("\n" + count_text(breakdown))
+        out["by_count"] = breakdown.as_dict()
     if json_out is not None:
-        atomic_write_text(json_out, json.dumps(report.as_dict(), indent=2) + "\n")
+        atomic_write_text(json_out, json.dumps(out, indent=2) + "\n")
