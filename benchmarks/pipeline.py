@@ -12,8 +12,8 @@ time of the whole per-file process, audio decoding included, / audio duration) w
 ``--threads`` torch threads. ``AMI+sample`` pools the 14 AMI excerpts and the sample.
 For AMI+sample, also the DER by number of reference speakers talking at once, and how
 much miss no system limited to 1, 2 or 3 simultaneous speakers can avoid
-(``diarefine score --by-count``). ``--variants`` runs, instead of one configuration, the speed/accuracy variants of
-``VARIANTS`` (each a set of overrides of the defaults).
+(``diarefine score --by-count``). ``--variants`` runs, instead of one configuration,
+the speed/accuracy variants of ``VARIANTS`` (each a set of overrides of the defaults).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
 from diarefine.io import read_rttm, read_uem, write_rttm
 from diarefine.metrics import ScoreSettings, score_corpus
-from diarefine.metrics.speaker_count import CountBreakdown, count_text, corpus_breakdown
+from diarefine.metrics.speaker_count import CountBreakdown, corpus_breakdown, count_text
 
 AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from randomdiar import perturb, random_annotation
 
 from diarefine.core import Annotation, Timeline
 from diarefine.core.annotation import Turn
@@ -17,6 +16,7 @@ from diarefine.metrics.speaker_count import (
     count_breakdown,
     count_text,
 )
+from randomdiar import perturb, random_annotation
 
 
 def _ann(*turns: tuple[float, float, str]) -> Annotation:
