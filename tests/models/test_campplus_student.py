@@ -107,7 +107,8 @@ def test_bad_small_model_files_are_refused(teacher: CAMPPlus, tmp_path: Path) ->
 def test_config_names_the_embedding_model(tmp_path: Path) -> None:
     toml = tmp_path / "c.toml"
     toml.write_text('[embedding]\nmodel = "student.safetensors"\n')
-    assert PipelineConfig.from_toml(toml).embedding.model == "student.safetensors"
+    # a relative model path is relative to the TOML's folder (see tests/test_config.py)
+    assert PipelineConfig.from_toml(toml).embedding.model == str(tmp_path / "student.safetensors")
     assert PipelineConfig().embedding.model == "campplus"
 
 
