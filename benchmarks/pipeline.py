@@ -1,7 +1,7 @@
 """Diarization accuracy and speed of the pipeline on the real recordings here.
 
     python benchmarks/pipeline.py [--config FILE] [--sets ami-train,ami-dev,ami-test,sample]
-                                  [--variants] [--threads 2] [--json OUT]
+                                  [--variants] [--threads 2] [--json OUT] [--oracle-speakers]
 
 Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the whole 30 s), the
 pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when built with
@@ -95,7 +95,7 @@ def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[s
 
 
 def run(config: PipelineConfig, sets: list[str], threads: int,
-        save: Path | None = None) -> dict[str, object]:
+        save: Path | None = None, oracle_speakers: bool = False) -> dict[str, object]:
     import torch
 
     from diarefine.stages.pipeline import DiarizationPipeline
@@ -111,7 +111,8 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
         hyps, seconds, audio = {}, 0.0, 0.0
         for item in items:
             start = time.perf_counter()
-            out = pipeline(str(item.audio), uri=item.uri)
+            count = len(item.reference.speakers) if oracle_speakers else None
+            out = pipeline(str(item.audio), uri=item.uri, num_speakers=count)
             seconds += time.perf_counter() - start
             audio += out.duration
             hyps[item.uri] = out.diarization
@@ -164,6 +165,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--variants", action="store_true")
     parser.add_argument("--save", type=Path, help="write the RTTMs to SAVE/<set>/<uri>.rttm")
+    parser.add_argument("--oracle-speakers", action="store_true",
+                        help="give the pipeline each reference's number of speakers")
     args = parser.parse_args()
     if args.variants:
         configs = {name: PipelineConfig.from_dict(v) for name, v in VARIANTS.items()}
@@ -174,8 +177,10 @@ def main() -> None:
     print("DER in % of scored speaker time, overlap scored, UEMs as described in the docstring")
     everything = {}
     for name, config in configs.items():
-        results = run(config, args.sets.split(","), args.threads, args.save)
-        print(f"\nconfiguration: {name}")
+        results = run(config, args.sets.split(","), args.threads, args.save,
+                      args.oracle_speakers)
+        oracle = " + num_speakers from the references" if args.oracle_speakers else ""
+        print(f"\nconfiguration: {name}{oracle}")
         print_table(results)
         check = results.get("AMI+sample", {}).get("md-eval-22")
         if check:
