@@ -68,13 +68,19 @@ class DerResult:
     sweep: Sweep = field(repr=False, compare=False)
 
 
+def interval_counts(sweep: Sweep, ref_cols: np.ndarray, hyp_cols: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per interval: reference speakers, system speakers, and mapped pairs both talking
+    (``N_ref``, ``N_sys``, ``N_map``), each (n,)."""
+    n_map = (sweep.ref[:, ref_cols] & sweep.hyp[:, hyp_cols]).sum(axis=1)
+    return sweep.ref.sum(axis=1), sweep.hyp.sum(axis=1), n_map
+
+
 def components_on(sweep: Sweep, scored: np.ndarray, ref_cols: np.ndarray,
                   hyp_cols: np.ndarray) -> DerComponents:
     """DER components over the intervals selected by the boolean mask ``scored`` (n,)."""
     d = sweep.durations * scored
-    n_ref = sweep.ref.sum(axis=1)
-    n_sys = sweep.hyp.sum(axis=1)
-    n_map = (sweep.ref[:, ref_cols] & sweep.hyp[:, hyp_cols]).sum(axis=1)
+    n_ref, n_sys, n_map = interval_counts(sweep, ref_cols, hyp_cols)
     return DerComponents(
         miss=float(d @ np.maximum(n_ref - n_sys, 0)),
         false_alarm=float(d @ np.maximum(n_sys - n_ref, 0)),

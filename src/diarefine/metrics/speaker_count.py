@@ -14,7 +14,7 @@ A system that never outputs more than two speakers at once can never recover
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from diarefine.core.annotation import Annotation
 from diarefine.core.timeline import Timeline
-from diarefine.metrics.der import DerResult, diarization_error
+from diarefine.metrics.der import DerResult, diarization_error, interval_counts
 from diarefine.metrics.mapping import mapping_indices
 from diarefine.metrics.score import ScoreSettings, paired_files
 
@@ -53,23 +53,18 @@ class CountBreakdown:
 
     def as_dict(self) -> dict[str, Any]:
         """Lists, times in seconds; ``seconds[i][j]``: i reference, j system speakers."""
-        return {name: getattr(self, name).tolist() for name in
-                ("seconds", "scored", "miss", "false_alarm", "confusion", "beyond")}
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
 
     def _arrays(self) -> tuple[NDArray[np.float64], ...]:
-        return (self.seconds, self.scored, self.miss, self.false_alarm, self.confusion,
-                self.beyond)
+        return tuple(getattr(self, f.name) for f in fields(self))
 
 
 def breakdown_of(result: DerResult, max_count: int = MAX_COUNT) -> CountBreakdown:
     """The breakdown of a file already scored by :func:`diarization_error`."""
     sweep = result.sweep
     d = sweep.durations * sweep.inside(result.regions.scored)
-    n_ref = sweep.ref.sum(axis=1)
-    n_sys = sweep.hyp.sum(axis=1)
-    ref_cols, hyp_cols = mapping_indices(result.mapping, sweep.ref_speakers,
-                                         sweep.hyp_speakers)
-    n_map = (sweep.ref[:, ref_cols] & sweep.hyp[:, hyp_cols]).sum(axis=1)
+    cols = mapping_indices(result.mapping, sweep.ref_speakers, sweep.hyp_speakers)
+    n_ref, n_sys, n_map = interval_counts(sweep, *cols)
     m = max_count + 1
     row, col = np.minimum(n_ref, max_count), np.minimum(n_sys, max_count)
     seconds = np.zeros((m, m))
