@@ -3,7 +3,7 @@
 SincNet front end -> bidirectional LSTM stack -> feed-forward layers -> powerset classifier
 with a log-softmax. Module and parameter names are those of the pretrained checkpoint's
 state dict so that it loads strictly. Inference only: the learnable sinc filters are
-rebuilt from their parameters at every forward (cheap: 80 x 251 taps).
+rebuilt from their parameters when these change (cheap: 80 x 251 taps).
 
 Powerset classes (3 local speakers, at most 2 at once), in checkpoint order:
 ``{}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}``; see `powerset_mapping`.
@@ -44,9 +44,23 @@ class SincFilterbank(nn.Module):
         self.register_buffer("window_", torch.hamming_window(kernel_size, periodic=False)[:half])
         t = torch.arange(-half, 0, dtype=torch.float32).view(1, -1) / sample_rate
         self.register_buffer("n_", 2.0 * math.pi * t)
+        self._cached: tuple[tuple, torch.Tensor] | None = None
 
     def filters(self) -> torch.Tensor:
-        """Filter taps. Shape: (2 * num_bands, 1, kernel_size); cosine bands first."""
+        """Filter taps. Shape: (2 * num_bands, 1, kernel_size); cosine bands first.
+
+        Without autograd the taps are kept and reused until a parameter or buffer changes
+        (in place or by reassignment), so inference does not rebuild them for every call.
+        """
+        if torch.is_grad_enabled():
+            return self._build()
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                    for t in (self.low_hz_, self.band_hz_, self.window_, self.n_))
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self._build())
+        return self._cached[1]
+
+    def _build(self) -> torch.Tensor:
         low = self.min_low_hz + self.low_hz_.abs()
         high = torch.clamp(low + self.min_band_hz + self.band_hz_.abs(),
                            self.min_low_hz, self.sample_rate / 2)
