@@ -49,7 +49,7 @@ def test_global_frame_offsets() -> None:
 
 
 def test_reconstruct_uniform_by_hand() -> None:
-    out = reconstruct(hand_scores(), ASSIGNMENT, 3, duration=6.0)
+    out = reconstruct(hand_scores(), ASSIGNMENT, 3, duration=6.0, count="active")
     # coverage: 1 1 2 2 1 1. Active local speakers (> 0.5): chunk 0: 1 2 1 0,
     # chunk 1: 1 1 1 1 -> sums 1 2 2 1 1 1 -> means 1 2 1 0.5 1 1; rint(0.5) = 0 (to even)
     assert out.count.tolist() == [1, 2, 1, 0, 1, 1]
@@ -81,18 +81,22 @@ def test_reconstruct_powerset_count_by_hand() -> None:
     # f3 (0.1 + 0.8)/2 = 0.45 -> 0; f4 0.5 -> 0; f5 0.65, 0.35 -> 1
     assert out.count.tolist() == [1, 2, 1, 0, 0, 1]
     # the activations do not depend on how the count is made
-    np.testing.assert_array_equal(out.data, reconstruct(base, ASSIGNMENT, 3, 6.0).data)
+    active = reconstruct(base, ASSIGNMENT, 3, 6.0, count="active")
+    np.testing.assert_array_equal(out.data, active.data)
     capped = reconstruct(scores, ASSIGNMENT, 3, 6.0, max_count=1, count="powerset",
                          speech_threshold=0.6, overlap_threshold=0.4)
     assert capped.count.tolist() == [1, 1, 1, 0, 0, 1]
+    # the defaults are the pipeline's: the powerset count with its measured thresholds
+    np.testing.assert_array_equal(reconstruct(scores, ASSIGNMENT, 3, 6.0).count, out.count)
     with pytest.raises(ValueError, match="needs ChunkScores.count_probs"):
-        reconstruct(base, ASSIGNMENT, 3, 6.0, count="powerset")
+        reconstruct(base, ASSIGNMENT, 3, 6.0)
     with pytest.raises(ValueError, match="'active' or 'powerset'"):
         reconstruct(scores, ASSIGNMENT, 3, 6.0, count="mean")
 
 
 def test_reconstruct_hamming_by_hand() -> None:
-    out = reconstruct(hand_scores(), ASSIGNMENT, 3, duration=6.0, weighting="hamming")
+    out = reconstruct(hand_scores(), ASSIGNMENT, 3, duration=6.0, weighting="hamming",
+                      count="active")
     # np.hamming(4) = 0.54 - 0.46 cos(2 pi n / 3) = .08 .77 .77 .08, plus 1e-3
     a, b = 0.081, 0.771
     cover = np.array([a, b, b + a, a + b, b, a])
@@ -111,27 +115,29 @@ def test_reconstruct_hamming_by_hand() -> None:
 
 def test_reconstruct_max_count_unassigned_and_padding() -> None:
     scores = hand_scores()
-    capped = reconstruct(scores, ASSIGNMENT, 3, duration=6.0, max_count=1)
+    capped = reconstruct(scores, ASSIGNMENT, 3, duration=6.0, max_count=1, count="active")
     assert capped.count.tolist() == [1, 1, 1, 0, 1, 1]
     # an unassigned local speaker still counts as speech but feeds no global speaker
-    partial = reconstruct(scores, np.array([[0, -1], [-1, -1]]), 1, duration=6.0)
+    partial = reconstruct(scores, np.array([[0, -1], [-1, -1]]), 1, duration=6.0,
+                          count="active")
     assert partial.count.tolist() == [1, 2, 1, 0, 1, 1]
     np.testing.assert_allclose(partial.data[:, 0], [0.9, 0.8, 0.1, 0.0, 0.0, 0.0], atol=1e-6)
     # frames after the last chunk (duration 8 s: frames 6 and 7) are silent
-    longer = reconstruct(scores, ASSIGNMENT, 3, duration=8.0)
+    longer = reconstruct(scores, ASSIGNMENT, 3, duration=8.0, count="active")
     assert longer.count.tolist() == [1, 2, 1, 0, 1, 1, 0, 0]
     assert longer.data.shape == (8, 3) and not longer.data[6:].any()
     # a duration shorter than the chunks never cuts them
-    assert reconstruct(scores, ASSIGNMENT, 3, duration=3.0).data.shape == (6, 3)
+    assert reconstruct(scores, ASSIGNMENT, 3, duration=3.0, count="active").data.shape == (6, 3)
 
 
 def test_reconstruct_rejects_unknown_weighting() -> None:
     with pytest.raises(ValueError, match="weighting"):
-        reconstruct(hand_scores(), ASSIGNMENT, 3, 6.0, weighting="triangle")
+        reconstruct(hand_scores(), ASSIGNMENT, 3, 6.0, weighting="triangle", count="active")
 
 
 def test_reconstruct_no_speaker() -> None:
-    out = reconstruct(hand_scores(), np.full((2, 2), -1), 0, duration=6.0)
+    out = reconstruct(hand_scores(), np.full((2, 2), -1), 0, duration=6.0,
+                      count="active")
     assert out.data.shape == (6, 0)
     assert out.count.tolist() == [1, 2, 1, 0, 1, 1]
 

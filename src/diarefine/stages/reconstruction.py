@@ -20,7 +20,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from diarefine.config import ReconstructionConfig
 from diarefine.stages.base import ChunkScores, FrameGrid, FrameScores
+
+_DEFAULTS = ReconstructionConfig()  # one source of defaults: the measured ones
 
 
 def global_frame_offsets(scores: ChunkScores) -> NDArray[np.int64]:
@@ -31,11 +34,13 @@ def global_frame_offsets(scores: ChunkScores) -> NDArray[np.int64]:
 
 def reconstruct(
     scores: ChunkScores, assignment: NDArray[np.int64], num_speakers: int,
-    duration: float, max_count: int | None = None, weighting: str = "uniform",
-    count: str = "active", speech_threshold: float = 0.5, overlap_threshold: float = 0.5,
+    duration: float, max_count: int | None = None, weighting: str = _DEFAULTS.weighting,
+    count: str = _DEFAULTS.count, speech_threshold: float = _DEFAULTS.speech_threshold,
+    overlap_threshold: float = _DEFAULTS.overlap_threshold,
 ) -> FrameScores:
     """scores (C, F, K) + assignment (C, K) -> FrameScores (T, S) over ``duration`` s.
 
+    The keyword defaults are `ReconstructionConfig`'s (the pipeline's).
     ``weighting="hamming"`` weights each chunk's frames by a Hamming window when averaging,
     trusting the middle of a chunk (more context) over its edges.
     """
