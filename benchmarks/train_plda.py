@@ -1,6 +1,7 @@
 """Fit the PLDA that VBx clustering uses, on the pipeline's own CAM++ embeddings.
 
-    python benchmarks/train_plda.py [--sim DIR] [--dim 64] [--out src/diarefine/weights/...]
+    python benchmarks/train_plda.py [--sim DIR] [--dim 64] [--config FILE] [--cache FILE]
+                                    [--out src/diarefine/weights/...]
 
 Training data, never a test file:
 
@@ -29,6 +30,7 @@ import torch
 from paths import REPO, SHARED
 from scipy.optimize import linear_sum_assignment
 
+from diarefine.config import PipelineConfig
 from diarefine.core import Annotation
 from diarefine.io import read_rttm
 from diarefine.io.audio import load_audio
@@ -82,6 +84,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--purity", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--config", type=Path,
+                        help="TOML whose models are used (e.g. another CAM++: its own PLDA)")
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out"
                         / "plda_embeddings.npz", help="embeddings are kept here for reruns")
     weights = REPO / "src" / "diarefine" / "weights"
@@ -96,7 +100,8 @@ def main() -> None:
         data = np.load(args.cache, allow_pickle=False)
         x, names = data["x"], data["speakers"]
     else:
-        pipeline = DiarizationPipeline.from_pretrained()
+        config = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
+        pipeline = DiarizationPipeline.from_pretrained(config)
         xs, names_list = [], []
         items = recordings(args.sim)
         for i, (uri, audio, ref) in enumerate(items):
