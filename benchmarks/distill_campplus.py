@@ -49,7 +49,12 @@ from paths import REPO, SHARED
 from diarefine.features.fbank import compute_fbank
 from diarefine.io import read_rttm
 from diarefine.io.audio import load_audio
-from diarefine.models.campplus import CAMPPlus, pruned, weighted_stats_pool
+from diarefine.models.campplus import (
+    CAMPPlus,
+    pruned,
+    refit_transitions,
+    weighted_stats_pool,
+)
 from diarefine.models.pretrained import load_campplus, load_campplus_file, save_campplus
 from diarefine.stages.embedding import fused_trunk
 
@@ -86,38 +91,6 @@ def crops(files: list[Path], limit: int | None = None) -> list[torch.Tensor]:
 def teacher_targets(teacher: CAMPPlus, data: list[torch.Tensor]) -> list[torch.Tensor]:
     trunk = fused_trunk(teacher)
     return [trunk(x[None])[0].half() for x in data]
-
-
-def stage_input(model: CAMPPlus, fbank: torch.Tensor, stop: str) -> torch.Tensor:
-    """The input of trunk stage ``stop`` (e.g. "transit2"). (1, T, 80) -> (1, C, T')."""
-    x = model.xvector.tdnn(model.head(fbank.transpose(1, 2)))
-    for name in model.xvector.stages:
-        if name == stop:
-            return x
-        x = model.xvector.get_submodule(name)(x)
-    raise KeyError(stop)
-
-
-@torch.inference_mode()
-def refit_transitions(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Tensor],
-                      ridge: float = 1e-3) -> None:
-    """Least-squares start for a pruned student: each transition's 1x1 convolution, which
-    sees fewer channels than the teacher's, is refitted (ridge regression, first to last)
-    so that its output on the student's own features best matches the teacher's
-    transition output on the same crops. Its batch-norm is kept."""
-    for index in range(1, len(student.blocks) + 1):
-        name = f"transit{index}"
-        mine, theirs = student.xvector.get_submodule(name), teacher.xvector.get_submodule(name)
-        width = mine.linear.in_channels
-        gram = torch.zeros(width, width, dtype=torch.float64)
-        cross = torch.zeros(mine.linear.out_channels, width, dtype=torch.float64)
-        for x in data:
-            z = mine.nonlinear(stage_input(student, x[None], name))[0].double()
-            y = theirs(stage_input(teacher, x[None], name))[0].double()
-            gram += z @ z.T
-            cross += y @ z.T
-        gram += ridge * torch.trace(gram) / width * torch.eye(width, dtype=torch.float64)
-        mine.linear.weight.copy_(torch.linalg.solve(gram, cross.T).T.float()[:, :, None])
 
 
 def random_masks(frames: int, count: int, rng: np.random.Generator) -> torch.Tensor:

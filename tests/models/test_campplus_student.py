@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from diarefine.config import PipelineConfig
-from diarefine.models.campplus import CAMPPlus, pruned
+from diarefine.models.campplus import CAMPPlus, pruned, refit_transitions, stage_input
 from diarefine.models.pretrained import (
     PretrainedModelError,
     load_campplus_file,
@@ -125,3 +125,39 @@ def test_pipeline_loads_the_configured_student(teacher: CAMPPlus, tmp_path: Path
     assert pipeline.embedder.info.path == path
     default = DiarizationPipeline.from_pretrained()
     assert default.embedder.model.blocks == ((12, 3, 1), (24, 3, 2), (16, 3, 2))
+
+
+def test_refit_of_an_unpruned_student_recovers_the_teacher(teacher: CAMPPlus) -> None:
+    torch.manual_seed(1)
+    student = pruned(teacher, (12, 24, 16), 2)
+    with torch.no_grad():
+        for i in (1, 2, 3):
+            student.xvector.get_submodule(f"transit{i}").linear.weight.normal_()
+    crops = [torch.randn(300, 80) for _ in range(4)]
+    refit_transitions(student, teacher, crops, ridge=1e-9)
+    x = torch.randn(1, 250, 80)
+    with torch.inference_mode():
+        torch.testing.assert_close(student.trunk(x), teacher.trunk(x), atol=1e-3, rtol=1e-3)
+
+
+def test_refit_is_the_least_squares_transition_of_a_pruned_student(teacher: CAMPPlus) -> None:
+    torch.manual_seed(2)
+    crops = [torch.randn(300, 80) for _ in range(4)]
+
+    def transit1_error(student: CAMPPlus) -> float:
+        with torch.inference_mode():
+            return sum(float(((student.xvector.transit1(stage_input(student, x[None], "transit1"))
+                               - teacher.xvector.transit1(stage_input(teacher, x[None],
+                                                                      "transit1"))) ** 2).sum())
+                       for x in crops)
+
+    plain = pruned(teacher, (4, 6, 5), 1)
+    refitted = pruned(teacher, (4, 6, 5), 1)
+    refit_transitions(refitted, teacher, crops, ridge=1e-9)
+    best = transit1_error(refitted)
+    assert best < 0.5 * transit1_error(plain)
+    # any other weights do worse on the fitting data (the normal equations' optimum)
+    with torch.no_grad():
+        refitted.xvector.transit1.linear.weight.add_(
+            1e-2 * torch.randn_like(refitted.xvector.transit1.linear.weight))
+    assert transit1_error(refitted) > best
