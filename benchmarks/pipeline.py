@@ -2,6 +2,7 @@
 
     python benchmarks/pipeline.py [--config FILE] [--sets ami-train,ami-dev,ami-test,sample]
                                   [--variants] [--threads 2] [--json OUT] [--oracle-speakers]
+                                  [--repeat N] [--save DIR]
 
 Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the whole 30 s), the
 pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when built with
@@ -9,7 +10,9 @@ pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when bu
 For each set: DER and its components at collar 0 and 0.25 s per side, overlap scored,
 computed by diarefine's md-eval-22-exact scorer; and the real-time factor (wall-clock
 time of the whole per-file process, audio decoding included, / audio duration) with
-``--threads`` torch threads. ``AMI+sample`` pools the 14 AMI excerpts and the sample.
+``--threads`` torch threads; with ``--repeat N`` the sets are run N times, pass after
+pass, and the RTF is the median pass (each pass is printed: this VM's passes differ by
+about 10 %). ``AMI+sample`` pools the 14 AMI excerpts and the sample.
 For AMI+sample, also the DER by number of reference speakers talking at once, and how
 much miss no system limited to 1, 2 or 3 simultaneous speakers can avoid
 (``diarefine score --by-count``). ``--variants`` runs, instead of one configuration,
@@ -95,7 +98,10 @@ def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[s
 
 
 def run(config: PipelineConfig, sets: list[str], threads: int,
-        save: Path | None = None, oracle_speakers: bool = False) -> dict[str, object]:
+        save: Path | None = None, oracle_speakers: bool = False,
+        repeat: int = 1) -> dict[str, object]:
+    """Every set ``repeat`` times (pass after pass over all the sets, so that a slow spell
+    of the machine hits every set alike); DER from the first pass, RTF the median pass."""
     import torch
 
     from diarefine.stages.pipeline import DiarizationPipeline
@@ -103,28 +109,41 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
     torch.set_num_threads(threads)
     pipeline = DiarizationPipeline.from_pretrained(config)
     pipeline(str(SHARED / "pyannote-sample" / "sample.wav"))  # warm-up, not timed
+    loaded = {name: load_set(name) for name in sets}
+    seconds: dict[str, list[float]] = {name: [] for name in sets}
+    audio: dict[str, float] = {}
+    hyps: dict[str, dict[str, Annotation]] = {}
+    for rep in range(repeat):
+        for name, items in loaded.items():
+            spent, length, found = 0.0, 0.0, {}
+            for item in items:
+                start = time.perf_counter()
+                count = len(item.reference.speakers) if oracle_speakers else None
+                out = pipeline(str(item.audio), uri=item.uri, num_speakers=count)
+                spent += time.perf_counter() - start
+                length += out.duration
+                found[item.uri] = out.diarization
+            seconds[name].append(spent)
+            if rep == 0:
+                audio[name], hyps[name] = length, found
+                if save is not None:
+                    for uri, annotation in found.items():
+                        write_rttm(save / name / f"{uri}.rttm", annotation)
+
+    def speed(names: list[str]) -> dict[str, object]:
+        total = sum(audio[n] for n in names)
+        passes = [sum(seconds[n][r] for n in names) / total for r in range(repeat)]
+        return {"audio_seconds": total, "rtf": float(np.median(passes)), "rtf_passes": passes}
+
     results: dict[str, object] = {}
-    pooled: list[Item] = []
-    pooled_hyps: dict[str, Annotation] = {}
-    for name in sets:
-        items = load_set(name)
-        hyps, seconds, audio = {}, 0.0, 0.0
-        for item in items:
-            start = time.perf_counter()
-            count = len(item.reference.speakers) if oracle_speakers else None
-            out = pipeline(str(item.audio), uri=item.uri, num_speakers=count)
-            seconds += time.perf_counter() - start
-            audio += out.duration
-            hyps[item.uri] = out.diarization
-            if save is not None:
-                write_rttm(save / name / f"{item.uri}.rttm", out.diarization)
-        results[name] = {"files": len(items), "audio_seconds": audio, "rtf": seconds / audio,
-                         **evaluate(items, hyps)}
-        if name in AMI_SPLITS or name == "sample":
-            pooled += items
-            pooled_hyps.update(hyps)
-    if pooled:
-        results["AMI+sample"] = {"files": len(pooled), **evaluate(pooled, pooled_hyps)}
+    for name, items in loaded.items():
+        results[name] = {"files": len(items), **speed([name]), **evaluate(items, hyps[name])}
+    pooled_sets = [n for n in sets if n in AMI_SPLITS or n == "sample"]
+    if pooled_sets:
+        pooled = [item for n in pooled_sets for item in loaded[n]]
+        pooled_hyps = {uri: a for n in pooled_sets for uri, a in hyps[n].items()}
+        results["AMI+sample"] = {"files": len(pooled), **speed(pooled_sets),
+                                 **evaluate(pooled, pooled_hyps)}
         results["AMI+sample"]["md-eval-22"] = mdeval_check(pooled, pooled_hyps)
         results["AMI+sample"]["by_count"] = corpus_breakdown(
             {i.uri: i.reference for i in pooled}, pooled_hyps,
@@ -167,6 +186,8 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the RTTMs to SAVE/<set>/<uri>.rttm")
     parser.add_argument("--oracle-speakers", action="store_true",
                         help="give the pipeline each reference's number of speakers")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="timed passes over the sets; RTF is the median pass")
     args = parser.parse_args()
     if args.variants:
         configs = {name: PipelineConfig.from_dict(v) for name, v in VARIANTS.items()}
@@ -178,10 +199,14 @@ def main() -> None:
     everything = {}
     for name, config in configs.items():
         results = run(config, args.sets.split(","), args.threads, args.save,
-                      args.oracle_speakers)
+                      args.oracle_speakers, max(1, args.repeat))
         oracle = " + num_speakers from the references" if args.oracle_speakers else ""
         print(f"\nconfiguration: {name}{oracle}")
         print_table(results)
+        if args.repeat > 1:
+            print(f"RTF of each of the {args.repeat} passes (the table gives the median):")
+            for set_name, r in results.items():
+                print(f"  {set_name:12s} " + " ".join(f"{v:.4f}" for v in r["rtf_passes"]))
         check = results.get("AMI+sample", {}).get("md-eval-22")
         if check:
             print("AMI+sample scored by md-eval-22.pl itself: " + ", ".join(
