@@ -209,8 +209,9 @@ def main() -> None:
     hours = sum(len(x) for x in train) / 100 / 3600
     if args.refit and not args.init:
         picked = np.random.default_rng(args.seed).permutation(len(train))[:args.refit]
-        print(f"epoch 0 before the refit: dev frame NMSE, cosine "
-              f"{evaluate(student, teacher, dev, dev_t, scale)}", flush=True)
+        frame, cos = evaluate(student, teacher, dev, dev_t, scale)
+        print(f"plain pruning: dev frame NMSE {frame:.4f}, embedding cosine {cos:.4f}; "
+              f"refitting the transitions on {len(picked)} crops", flush=True)
         refit_transitions(student, teacher, [train[i] for i in picked])
     print(f"train {len(train)} crops ({hours:.2f} h), dev {len(dev)} crops; "
           f"teacher targets in {time.perf_counter() - t0:.0f} s", flush=True)
