@@ -25,7 +25,7 @@ and (teacher mask i, teacher mask j) over all pairs of masks of a crop, which ke
 masks of different speakers as far apart as the teacher has them. ``--init`` continues
 from a student file instead of pruning the teacher. Otherwise the pruned student starts
 from a least-squares refit of its transitions (``--refit`` crops; see
-`refit_transitions`), which alone brings the dev embedding cosine from 0.19 to 0.81 for
+`refit_student`), which alone brings the dev embedding cosine from 0.19 to 0.81 for
 ``--layers 6,12,8 --head-blocks 2``. Validation: the same on crops
 of the simulated *dev* set (dev-split speakers), printed every epoch.
 
@@ -52,7 +52,7 @@ from diarefine.io.audio import load_audio
 from diarefine.models.campplus import (
     CAMPPlus,
     pruned,
-    refit_transitions,
+    refit_student,
     weighted_stats_pool,
 )
 from diarefine.models.pretrained import load_campplus, load_campplus_file, save_campplus
@@ -212,7 +212,7 @@ def main() -> None:
         frame, cos = evaluate(student, teacher, dev, dev_t, scale)
         print(f"plain pruning: dev frame NMSE {frame:.4f}, embedding cosine {cos:.4f}; "
               f"refitting the transitions on {len(picked)} crops", flush=True)
-        refit_transitions(student, teacher, [train[i] for i in picked])
+        refit_student(student, teacher, [train[i] for i in picked])
     print(f"train {len(train)} crops ({hours:.2f} h), dev {len(dev)} crops; "
           f"teacher targets in {time.perf_counter() - t0:.0f} s", flush=True)
 

@@ -9,7 +9,13 @@ import torch
 from safetensors.torch import save_file
 
 from diarefine.config import PipelineConfig
-from diarefine.models.campplus import CAMPPlus, pruned, refit_transitions, stage_input
+from diarefine.models.campplus import (
+    CAMPPlus,
+    _tdnn_columns,
+    pruned,
+    refit_student,
+    stage_input,
+)
 from diarefine.models.pretrained import (
     PretrainedModelError,
     load_campplus_file,
@@ -134,7 +140,7 @@ def test_refit_of_an_unpruned_student_recovers_the_teacher(teacher: CAMPPlus) ->
         for i in (1, 2, 3):
             student.xvector.get_submodule(f"transit{i}").linear.weight.normal_()
     crops = [torch.randn(300, 80) for _ in range(4)]
-    refit_transitions(student, teacher, crops, ridge=1e-9)
+    refit_student(student, teacher, crops, ridge=1e-9)
     x = torch.randn(1, 250, 80)
     with torch.inference_mode():
         torch.testing.assert_close(student.trunk(x), teacher.trunk(x), atol=1e-3, rtol=1e-3)
@@ -153,7 +159,7 @@ def test_refit_is_the_least_squares_transition_of_a_pruned_student(teacher: CAMP
 
     plain = pruned(teacher, (4, 6, 5), 1)
     refitted = pruned(teacher, (4, 6, 5), 1)
-    refit_transitions(refitted, teacher, crops, ridge=1e-9)
+    refit_student(refitted, teacher, crops, ridge=1e-9)
     best = transit1_error(refitted)
     assert best < 0.5 * transit1_error(plain)
     # any other weights do worse on the fitting data (the normal equations' optimum)
@@ -161,3 +167,33 @@ def test_refit_is_the_least_squares_transition_of_a_pruned_student(teacher: CAMP
         refitted.xvector.transit1.linear.weight.add_(
             1e-2 * torch.randn_like(refitted.xvector.transit1.linear.weight))
     assert transit1_error(refitted) > best
+
+
+def test_tdnn_columns_reproduce_the_tdnn_convolution(teacher: CAMPPlus) -> None:
+    x = torch.randn(1, 157, 80)  # odd length: the stride-2 padding matters
+    conv = teacher.xvector.tdnn.linear
+    with torch.inference_mode():
+        direct = conv(teacher.head(x.transpose(1, 2)))[0]
+        columns = conv.weight.flatten(1) @ _tdnn_columns(teacher, x)
+    torch.testing.assert_close(columns, direct, atol=1e-4, rtol=1e-4)
+
+
+def test_refit_of_a_student_with_fewer_head_blocks_fits_its_tdnn(teacher: CAMPPlus) -> None:
+    torch.manual_seed(3)
+    crops = [torch.randn(200, 80) for _ in range(6)]
+
+    def tdnn_error(student: CAMPPlus) -> float:
+        with torch.inference_mode():
+            return sum(float((student.xvector.tdnn.linear(student.head(x[None].transpose(1, 2)))
+                              - teacher.xvector.tdnn.linear(teacher.head(x[None].transpose(1, 2))))
+                             .pow(2).sum()) for x in crops)
+
+    plain = pruned(teacher, (12, 24, 16), 1)
+    refitted = pruned(teacher, (12, 24, 16), 1)
+    refit_student(refitted, teacher, crops, ridge=1e-9)
+    best = tdnn_error(refitted)
+    assert best < 0.5 * tdnn_error(plain)
+    with torch.no_grad():
+        weight = refitted.xvector.tdnn.linear.weight
+        weight.add_(1e-2 * torch.randn_like(weight))
+    assert tdnn_error(refitted) > best

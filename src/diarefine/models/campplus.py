@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CAMPPlus", "pruned", "refit_transitions", "weighted_stats_pool"]
+__all__ = ["CAMPPlus", "pruned", "refit_student", "weighted_stats_pool"]
 
 
 class BNReLU(nn.Module):
@@ -407,16 +407,43 @@ def stage_input(model: CAMPPlus, fbank: torch.Tensor, stop: str) -> torch.Tensor
     raise KeyError(stop)
 
 
+def _tdnn_columns(model: CAMPPlus, fbank: torch.Tensor) -> torch.Tensor:
+    """The head's output as the TDNN convolution sees it: one column per output frame,
+    rows ordered (channel, tap) like its flattened weight. (1, T, 80) -> (C * k, T')."""
+    conv = model.xvector.tdnn.linear
+    x = F.pad(model.head(fbank.transpose(1, 2)), (conv.padding[0], conv.padding[0]))[0]
+    cols = x.unfold(1, conv.kernel_size[0], conv.stride[0])  # (C, T', k)
+    return cols.permute(0, 2, 1).reshape(-1, cols.shape[1])
+
+
+def _ridge(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> torch.Tensor:
+    """argmin_W |W Z - Y|^2 + ridge * mean(diag(Z Z^T)) |W|^2 from Z Z^T and Y Z^T."""
+    width = gram.shape[0]
+    gram = gram + ridge * torch.trace(gram) / width * torch.eye(width, dtype=gram.dtype)
+    return torch.linalg.solve(gram, cross.T).T
+
+
 @torch.no_grad()
-def refit_transitions(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Tensor],
-                      ridge: float = 1e-3) -> None:
-    """Least-squares start for a pruned student: each transition's 1x1 convolution, which
-    sees fewer channels than the teacher's, is refitted (ridge regression, first to last)
-    so that its output on the student's own features best matches the teacher's
-    transition output on the same crops (mean-normalised fbank, (T, 80) each). Its
-    batch-norm is kept. Run before distillation, it brings the dev embedding cosine of
+def refit_student(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Tensor],
+                  ridge: float = 1e-3) -> None:
+    """Least-squares start for a pruned student (`pruned`): every linear layer whose input
+    the pruning changed is refitted by ridge regression, first to last, so that on the
+    student's own features it best reproduces the teacher's output of that layer on the
+    same crops (mean-normalised fbank, (T, 80) each): the TDNN's convolution when the
+    head lost blocks, then each transition's 1x1 convolution (it sees fewer channels).
+    Batch-norms are kept. Run before distillation, it brings the dev embedding cosine of
     ``pruned(teacher, (6, 12, 8), 2)`` from 0.19 to 0.81 (benchmarks/distill_campplus.py).
     """
+    if student.head_blocks != teacher.head_blocks:
+        conv = student.xvector.tdnn.linear
+        gram = cross = None
+        for x in data:
+            z = _tdnn_columns(student, x[None]).double()
+            y = teacher.xvector.tdnn.linear(teacher.head(x[None].transpose(1, 2)))[0].double()
+            gram = z @ z.T if gram is None else gram + z @ z.T
+            cross = y @ z.T if cross is None else cross + y @ z.T
+        if gram is not None:
+            conv.weight.copy_(_ridge(gram, cross, ridge).float().reshape(conv.weight.shape))
     for index in range(1, len(student.blocks) + 1):
         name = f"transit{index}"
         mine, theirs = student.xvector.get_submodule(name), teacher.xvector.get_submodule(name)
@@ -428,5 +455,4 @@ def refit_transitions(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Ten
             y = theirs(stage_input(teacher, x[None], name))[0].double()
             gram += z @ z.T
             cross += y @ z.T
-        gram += ridge * torch.trace(gram) / width * torch.eye(width, dtype=torch.float64)
-        mine.linear.weight.copy_(torch.linalg.solve(gram, cross.T).T.float()[:, :, None])
+        mine.linear.weight.copy_(_ridge(gram, cross, ridge).float()[:, :, None])
