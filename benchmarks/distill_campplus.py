@@ -212,7 +212,7 @@ def main() -> None:
         picked = np.random.default_rng(args.seed).permutation(len(train))[:args.refit]
         frame, cos = evaluate(student, teacher, dev, dev_t, scale)
         print(f"plain pruning: dev frame NMSE {frame:.4f}, embedding cosine {cos:.4f}; "
-              f"refitting the transitions on {len(picked)} crops", flush=True)
+              f"least-squares refit on {len(picked)} crops", flush=True)
         refit_student(student, teacher, [train[i] for i in picked])
     print(f"train {len(train)} crops ({hours:.2f} h), dev {len(dev)} crops; "
           f"teacher targets in {time.perf_counter() - t0:.0f} s", flush=True)
