@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -157,16 +159,8 @@ def test_refit_is_the_least_squares_transition_of_a_pruned_student(teacher: CAMP
                                                                       "transit1"))) ** 2).sum())
                        for x in crops)
 
-    plain = pruned(teacher, (4, 6, 5), 1)
-    refitted = pruned(teacher, (4, 6, 5), 1)
-    refit_student(refitted, teacher, crops, ridge=1e-9)
-    best = transit1_error(refitted)
-    assert best < 0.5 * transit1_error(plain)
-    # any other weights do worse on the fitting data (the normal equations' optimum)
-    with torch.no_grad():
-        refitted.xvector.transit1.linear.weight.add_(
-            1e-2 * torch.randn_like(refitted.xvector.transit1.linear.weight))
-    assert transit1_error(refitted) > best
+    _assert_least_squares(teacher, pruned(teacher, (4, 6, 5), 1), crops,
+                          lambda s: s.xvector.transit1.linear, transit1_error)
 
 
 def test_tdnn_columns_reproduce_the_tdnn_convolution(teacher: CAMPPlus) -> None:
@@ -188,12 +182,20 @@ def test_refit_of_a_student_with_fewer_head_blocks_fits_its_tdnn(teacher: CAMPPl
                               - teacher.xvector.tdnn.linear(teacher.head(x[None].transpose(1, 2))))
                              .pow(2).sum()) for x in crops)
 
-    plain = pruned(teacher, (12, 24, 16), 1)
-    refitted = pruned(teacher, (12, 24, 16), 1)
+    _assert_least_squares(teacher, pruned(teacher, (12, 24, 16), 1), crops,
+                          lambda s: s.xvector.tdnn.linear, tdnn_error)
+
+
+def _assert_least_squares(teacher: CAMPPlus, plain: CAMPPlus, crops: list[torch.Tensor],
+                          layer: Callable[[CAMPPlus], torch.nn.Conv1d],
+                          error: Callable[[CAMPPlus], float]) -> None:
+    """The refit of a copy of ``plain`` more than halves ``error`` on the fitting crops, and
+    any other weights of ``layer`` do worse (the normal equations' optimum)."""
+    refitted = copy.deepcopy(plain)
     refit_student(refitted, teacher, crops, ridge=1e-9)
-    best = tdnn_error(refitted)
-    assert best < 0.5 * tdnn_error(plain)
+    best = error(refitted)
+    assert best < 0.5 * error(plain)
     with torch.no_grad():
-        weight = refitted.xvector.tdnn.linear.weight
+        weight = layer(refitted).weight
         weight.add_(1e-2 * torch.randn_like(weight))
-    assert tdnn_error(refitted) > best
+    assert error(refitted) > best

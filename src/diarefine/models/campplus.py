@@ -22,6 +22,8 @@ recordings; `CAMPPlus.pool_at` pools masks placed along such a trunk.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -416,11 +418,17 @@ def _tdnn_columns(model: CAMPPlus, fbank: torch.Tensor) -> torch.Tensor:
     return cols.permute(0, 2, 1).reshape(-1, cols.shape[1])
 
 
-def _ridge(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> torch.Tensor:
-    """argmin_W |W Z - Y|^2 + ridge * mean(diag(Z Z^T)) |W|^2 from Z Z^T and Y Z^T."""
+def _ridge_fit(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], ridge: float
+               ) -> torch.Tensor:
+    """argmin_W sum |W Z - Y|^2 + ridge * mean(diag(Z Z^T)) |W|^2 over the (Z, Y) pairs,
+    Z (in, T) and Y (out, T) each, in float64. -> W (out, in)"""
+    gram = cross = torch.zeros((), dtype=torch.float64)
+    for z, y in pairs:
+        z, y = z.double(), y.double()
+        gram, cross = gram + z @ z.T, cross + y @ z.T
     width = gram.shape[0]
     gram = gram + ridge * torch.trace(gram) / width * torch.eye(width, dtype=gram.dtype)
-    return torch.linalg.solve(gram, cross.T).T
+    return torch.linalg.solve(gram, cross.T).T.float()
 
 
 @torch.no_grad()
@@ -434,25 +442,18 @@ def refit_student(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Tensor]
     Batch-norms are kept. Run before distillation, it brings the dev embedding cosine of
     ``pruned(teacher, (6, 12, 8), 2)`` from 0.19 to 0.81 (benchmarks/distill_campplus.py).
     """
+    if not data:
+        raise ValueError("refit_student needs at least one crop")
     if student.head_blocks != teacher.head_blocks:
         conv = student.xvector.tdnn.linear
-        gram = cross = None
-        for x in data:
-            z = _tdnn_columns(student, x[None]).double()
-            y = teacher.xvector.tdnn.linear(teacher.head(x[None].transpose(1, 2)))[0].double()
-            gram = z @ z.T if gram is None else gram + z @ z.T
-            cross = y @ z.T if cross is None else cross + y @ z.T
-        if gram is not None:
-            conv.weight.copy_(_ridge(gram, cross, ridge).float().reshape(conv.weight.shape))
+        weight = _ridge_fit(((_tdnn_columns(student, x[None]),
+                              teacher.xvector.tdnn.linear(teacher.head(x[None].transpose(1, 2)))[0])
+                             for x in data), ridge)
+        conv.weight.copy_(weight.reshape(conv.weight.shape))
     for index in range(1, len(student.blocks) + 1):
         name = f"transit{index}"
         mine, theirs = student.xvector.get_submodule(name), teacher.xvector.get_submodule(name)
-        width = mine.linear.in_channels
-        gram = torch.zeros(width, width, dtype=torch.float64)
-        cross = torch.zeros(mine.linear.out_channels, width, dtype=torch.float64)
-        for x in data:
-            z = mine.nonlinear(stage_input(student, x[None], name))[0].double()
-            y = theirs(stage_input(teacher, x[None], name))[0].double()
-            gram += z @ z.T
-            cross += y @ z.T
-        mine.linear.weight.copy_(_ridge(gram, cross, ridge).float()[:, :, None])
+        weight = _ridge_fit(((mine.nonlinear(stage_input(student, x[None], name))[0],
+                              theirs(stage_input(teacher, x[None], name))[0]) for x in data),
+                            ridge)
+        mine.linear.weight.copy_(weight[:, :, None])
