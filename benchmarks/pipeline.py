@@ -13,10 +13,13 @@ time of the whole per-file process, audio decoding included, / audio duration) w
 ``--threads`` torch threads; with ``--repeat N`` the sets are run N times, pass after
 pass, and the RTF is the median pass (each pass is printed: this VM's passes differ by
 about 10 %). ``AMI+sample`` pools the 14 AMI excerpts and the sample.
-For AMI+sample, also the DER by number of reference speakers talking at once, and how
-much miss no system limited to 1, 2 or 3 simultaneous speakers can avoid
-(``diarefine score --by-count``). ``--variants`` runs, instead of one configuration,
-the speed/accuracy variants of ``VARIANTS`` (each a set of overrides of the defaults).
+For AMI+sample, also a 95 % bootstrap interval of its DER over the 15 files
+(``diarefine.metrics.bootstrap``; with ``--against DIR``, of the DER difference to the
+RTTMs an earlier ``--save DIR`` run wrote, files resampled in pairs), the DER by number
+of reference speakers talking at once, and how much miss no system limited to 1, 2 or 3
+simultaneous speakers can avoid (``diarefine score --by-count``). ``--variants`` runs,
+instead of one configuration, the speed/accuracy variants of ``VARIANTS`` (each a set of
+overrides of the defaults).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
 from diarefine.io import read_rttm, read_uem, write_rttm
 from diarefine.metrics import ScoreSettings, score_corpus
+from diarefine.metrics.bootstrap import bootstrap_der, bootstrap_difference
 from diarefine.metrics.speaker_count import CountBreakdown, corpus_breakdown, count_text
 
 AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
@@ -99,7 +103,7 @@ def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[s
 
 def run(config: PipelineConfig, sets: list[str], threads: int,
         save: Path | None = None, oracle_speakers: bool = False,
-        repeat: int = 1) -> dict[str, object]:
+        repeat: int = 1, against: Path | None = None) -> dict[str, object]:
     """Every set ``repeat`` times (pass after pass over all the sets, so that a slow spell
     of the machine hits every set alike); DER from the first pass, RTF the median pass."""
     import torch
@@ -145,10 +149,38 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
         results["AMI+sample"] = {"files": len(pooled), **speed(pooled_sets),
                                  **evaluate(pooled, pooled_hyps)}
         results["AMI+sample"]["md-eval-22"] = mdeval_check(pooled, pooled_hyps)
+        results["AMI+sample"]["interval"] = der_interval(pooled, pooled_hyps)
+        if against is not None:
+            other = {i.uri: read_rttm(against / n / f"{i.uri}.rttm").get(i.uri, Annotation(i.uri))
+                     for n in pooled_sets for i in loaded[n]}
+            results["AMI+sample"]["difference"] = der_interval(pooled, pooled_hyps, other)
         results["AMI+sample"]["by_count"] = corpus_breakdown(
             {i.uri: i.reference for i in pooled}, pooled_hyps,
             {i.uri: i.uem for i in pooled}).as_dict()
     return results
+
+
+def file_errors(items: list[Item], hyps: dict[str, Annotation]
+                ) -> tuple[list[float], list[float]]:
+    """Per file, DER errors and scored time (seconds) at collar 0."""
+    report = score_corpus({i.uri: i.reference for i in items}, hyps,
+                          {i.uri: i.uem for i in items}, ScoreSettings(collar=0.0))
+    der = [report.files[i.uri].scores.der for i in items]
+    return [d.miss + d.false_alarm + d.confusion for d in der], [d.scored for d in der]
+
+
+def der_interval(items: list[Item], hyps: dict[str, Annotation],
+                 against: dict[str, Annotation] | None = None) -> dict[str, float]:
+    """95 % bootstrap interval over the files of the pooled DER at collar 0 (how much of
+    a difference on these few recordings is luck of the draw) or, given ``against``, of
+    the DER difference to those hypotheses, files resampled in pairs."""
+    errors, scored = file_errors(items, hyps)
+    if against is None:
+        got = bootstrap_der(errors, scored)
+    else:
+        got = bootstrap_difference(errors, file_errors(items, against)[0], scored)
+    return {"value": got.value, "low": got.low, "high": got.high, "level": got.level,
+            "draws": got.draws}
 
 
 def mdeval_check(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, float] | None:
@@ -186,6 +218,8 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the RTTMs to SAVE/<set>/<uri>.rttm")
     parser.add_argument("--oracle-speakers", action="store_true",
                         help="give the pipeline each reference's number of speakers")
+    parser.add_argument("--against", type=Path,
+                        help="RTTMs of an earlier --save run: bootstrap the DER difference")
     parser.add_argument("--repeat", type=int, default=1,
                         help="timed passes over the sets; RTF is the median pass")
     args = parser.parse_args()
@@ -199,7 +233,7 @@ def main() -> None:
     everything = {}
     for name, config in configs.items():
         results = run(config, args.sets.split(","), args.threads, args.save,
-                      args.oracle_speakers, max(1, args.repeat))
+                      args.oracle_speakers, max(1, args.repeat), args.against)
         oracle = " + num_speakers from the references" if args.oracle_speakers else ""
         print(f"\nconfiguration: {name}{oracle}")
         print_table(results)
@@ -212,6 +246,15 @@ def main() -> None:
             print("AMI+sample scored by md-eval-22.pl itself: " + ", ".join(
                 f"{k} {100 * v:.2f} %" for k, v in check.items()))
         if "AMI+sample" in results:
+            band = results["AMI+sample"]["interval"]
+            print(f"AMI+sample DER at collar 0, 95 % bootstrap interval over its "
+                  f"{results['AMI+sample']['files']} files ({band['draws']} resamples): "
+                  f"{100 * band['low']:.2f}-{100 * band['high']:.2f} %")
+            if "difference" in results["AMI+sample"]:
+                diff = results["AMI+sample"]["difference"]
+                print(f"DER minus that of {args.against}: {100 * diff['value']:+.2f} points, "
+                      f"95 % paired bootstrap interval {100 * diff['low']:+.2f} to "
+                      f"{100 * diff['high']:+.2f}")
             counts = CountBreakdown(**{k: np.asarray(v) for k, v in
                                        results["AMI+sample"]["by_count"].items()})
             print("\nAMI+sample at collar 0 by number of speakers talking at once:")
