@@ -53,6 +53,27 @@ def test_table_and_json(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert data["files"]["b"]["der"] == pytest.approx(0.5)
 
 
+def test_bootstrap_and_compare(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ref, hyp = files
+    out = tmp_path / "scores.json"
+    # a: 2.5 s of error in 8 s scored, b: 2 in 4. Resamples of the two files pool to
+    # 2.5/8 (a twice, p 1/4), 4.5/12 (p 1/2) or 2/4 (b twice, p 1/4): the central 95 %
+    # spans [0.3125, 0.5]. Compared with the reference itself as a system (no error),
+    # every paired resample differs by its own DER: the same interval.
+    proc = run("score", ref, hyp, "--bootstrap", "--compare", ref, "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    for key in ("der_interval", "der_difference"):
+        got = data[key]
+        assert (got["value"], got["low"], got["high"]) == pytest.approx((0.375, 0.3125, 0.5))
+    assert "95 % interval 31.25-50.00" in proc.stdout
+    assert "+37.50 points" in proc.stdout
+    # a system compared with itself differs by nothing, in every resample
+    proc = run("score", ref, hyp, "--compare", hyp, "--json", out)
+    got = json.loads(out.read_text())["der_difference"]
+    assert (got["value"], got["low"], got["high"]) == (0.0, 0.0, 0.0)
+
+
 def test_by_count_breakdown(files: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "scores.json"
     proc = run("score", *files, "--by-count", "--json", out)
