@@ -15,7 +15,9 @@ pass, and the RTF is the median pass (each pass is printed: this VM's passes dif
 about 10 %). ``AMI+sample`` pools the 14 AMI excerpts and the sample.
 For AMI+sample, also a 95 % bootstrap interval of its DER over the 15 files
 (``diarefine.metrics.bootstrap``; with ``--against DIR``, of the DER difference to the
-RTTMs an earlier ``--save DIR`` run wrote, files resampled in pairs), the DER by number
+RTTMs an earlier ``--save DIR`` run wrote, files resampled in pairs; RTTM times are
+rounded to the millisecond, so a run against its own saved output differs by up to
+0.01 points), the DER by number
 of reference speakers talking at once, and how much miss no system limited to 1, 2 or 3
 simultaneous speakers can avoid (``diarefine score --by-count``). ``--variants`` runs,
 instead of one configuration, the speed/accuracy variants of ``VARIANTS`` (each a set of
@@ -40,7 +42,7 @@ from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
 from diarefine.io import read_rttm, read_uem, write_rttm
 from diarefine.metrics import ScoreSettings, score_corpus
-from diarefine.metrics.bootstrap import bootstrap_der, bootstrap_difference
+from diarefine.metrics.bootstrap import bootstrap_der, bootstrap_difference, file_errors
 from diarefine.metrics.speaker_count import CountBreakdown, corpus_breakdown, count_text
 
 AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
@@ -160,27 +162,17 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
     return results
 
 
-def file_errors(items: list[Item], hyps: dict[str, Annotation]
-                ) -> tuple[list[float], list[float]]:
-    """Per file, DER errors and scored time (seconds) at collar 0."""
-    report = score_corpus({i.uri: i.reference for i in items}, hyps,
-                          {i.uri: i.uem for i in items}, ScoreSettings(collar=0.0))
-    der = [report.files[i.uri].scores.der for i in items]
-    return [d.miss + d.false_alarm + d.confusion for d in der], [d.scored for d in der]
-
-
 def der_interval(items: list[Item], hyps: dict[str, Annotation],
                  against: dict[str, Annotation] | None = None) -> dict[str, float]:
     """95 % bootstrap interval over the files of the pooled DER at collar 0 (how much of
     a difference on these few recordings is luck of the draw) or, given ``against``, of
     the DER difference to those hypotheses, files resampled in pairs."""
-    errors, scored = file_errors(items, hyps)
+    refs, uem = {i.uri: i.reference for i in items}, {i.uri: i.uem for i in items}
+    errors, scored = file_errors(score_corpus(refs, hyps, uem, ScoreSettings(collar=0.0)))
     if against is None:
-        got = bootstrap_der(errors, scored)
-    else:
-        got = bootstrap_difference(errors, file_errors(items, against)[0], scored)
-    return {"value": got.value, "low": got.low, "high": got.high, "level": got.level,
-            "draws": got.draws}
+        return bootstrap_der(errors, scored).as_dict()
+    other = file_errors(score_corpus(refs, against, uem, ScoreSettings(collar=0.0)))[0]
+    return bootstrap_difference(errors, other, scored).as_dict()
 
 
 def mdeval_check(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, float] | None:

@@ -10,8 +10,8 @@ import click
 from diarefine.io.atomic import atomic_write_text
 from diarefine.io.rttm import load_rttms
 from diarefine.io.uem import read_uem
-from diarefine.metrics.bootstrap import Interval, bootstrap_der, bootstrap_difference
-from diarefine.metrics.score import ScoreReport, ScoreSettings, score_corpus
+from diarefine.metrics.bootstrap import bootstrap_der, bootstrap_difference, file_errors
+from diarefine.metrics.score import ScoreSettings, score_corpus
 from diarefine.metrics.speaker_count import corpus_breakdown, count_text
 from diarefine.report.table import score_table
 
@@ -50,28 +50,19 @@ def score(ref: Path, hyp: Path, uem: Path | None, collar: float, skip_overlap: b
         click.echo("\n" + count_text(breakdown))
         out["by_count"] = breakdown.as_dict()
     if bootstrap:
-        got = bootstrap_der(*_file_errors(report))
+        got = bootstrap_der(*file_errors(report))
         click.echo(f"\nDER {got}, resampling the {len(report.files)} files")
-        out["der_interval"] = _interval_dict(got)
+        out["der_interval"] = got.as_dict()
     if compare is not None:
         other = score_corpus(refs, load_rttms(compare), uems, settings)
-        errors, scored = _file_errors(report)
-        got = bootstrap_difference(errors, _file_errors(other)[0], scored)
+        # both scored on the same references, so the same files in the same order
+        errors, scored = file_errors(report)
+        got = bootstrap_difference(errors, file_errors(other)[0], scored)
         click.echo(f"\nDER of {hyp} minus that of {compare}: {100 * got.value:+.2f} points, "
                    f"95 % paired bootstrap interval {100 * got.low:+.2f} to "
                    f"{100 * got.high:+.2f} ({got.draws} resamples of the "
                    f"{len(report.files)} files)")
-        out["der_difference"] = _interval_dict(got)
+        out["der_difference"] = got.as_dict()
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(out, indent=2) + "\n")
 
-
-def _file_errors(report: ScoreReport) -> tuple[list[float], list[float]]:
-    """Per file (sorted by uri): DER errors and scored time in seconds."""
-    der = [report.files[uri].scores.der for uri in sorted(report.files)]
-    return [d.miss + d.false_alarm + d.confusion for d in der], [d.scored for d in der]
-
-
-def _interval_dict(got: Interval) -> dict[str, float]:
-    return {"value": got.value, "low": got.low, "high": got.high, "level": got.level,
-            "draws": got.draws}

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diarefine.metrics.score import ScoreReport
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -25,9 +27,20 @@ class Interval:
     level: float
     draws: int
 
+    def as_dict(self) -> dict[str, float]:
+        return {"value": self.value, "low": self.low, "high": self.high,
+                "level": self.level, "draws": self.draws}
+
     def __str__(self) -> str:
         return (f"{100 * self.value:.2f} % ({100 * self.level:g} % interval "
                 f"{100 * self.low:.2f}-{100 * self.high:.2f}, {self.draws} draws)")
+
+
+def file_errors(report: ScoreReport) -> tuple[list[float], list[float]]:
+    """Per file of ``report``, sorted by uri: DER errors (miss + false alarm + confusion)
+    and scored time, in seconds; what the functions below resample."""
+    der = [report.files[uri].scores.der for uri in sorted(report.files)]
+    return [d.miss + d.false_alarm + d.confusion for d in der], [d.scored for d in der]
 
 
 def _resamples(n: int, draws: int, seed: int) -> np.ndarray:
