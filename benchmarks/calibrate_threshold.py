@@ -24,20 +24,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from paths import REPO
+from scipy.spatial.distance import pdist
 from train_plda import label_chunks, recordings
 
 from diarefine.config import PipelineConfig
 from diarefine.io.audio import load_audio
 from diarefine.stages.clustering.ahc import AgglomerativeClustering
+from diarefine.stages.clustering.common import l2_normalize
 from diarefine.stages.clustering.vbx import VBxClustering
 from diarefine.stages.pipeline import DiarizationPipeline
-
-
-def pair_distances(x: np.ndarray) -> np.ndarray:
-    """Distances between all pairs of rows (upper triangle) of unit-normalised x."""
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    i, j = np.triu_indices(len(x), 1)
-    return np.sqrt(np.clip(2 - 2 * np.sum(x[i] * x[j], axis=1), 0, None))
 
 
 def main() -> None:
@@ -65,8 +60,8 @@ def main() -> None:
         if keep.sum() < 2:
             continue
         labels = label_chunks(scores, emb_t.present, ref, 0.9)[keep]
-        d_t.append(pair_distances(emb_t.data[keep]))
-        d_s.append(pair_distances(emb_s.data[keep]))
+        d_t.append(pdist(l2_normalize(emb_t.data[keep])))
+        d_s.append(pdist(l2_normalize(emb_s.data[keep])))
         i, j = np.triu_indices(len(labels), 1)
         known = (labels[i] >= 0) & (labels[j] >= 0)
         same.append(np.where(known, (labels[i] == labels[j]).astype(np.int8), -1))

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from augment import augment
 from paths import REPO, SHARED
 
-from diarefine.features.fbank import compute_fbank
+from diarefine.features.fbank import compute_fbank, subtract_mean
 from diarefine.io import read_rttm
 from diarefine.io.audio import load_audio
 from diarefine.models.campplus import (
@@ -92,7 +92,7 @@ def crops(files: list[Path], limit: int | None = None, waves: list | None = None
         for start in range(0, len(fbank), CROP):
             piece = fbank[start: start + CROP]
             if len(piece) >= MIN_CROP:
-                out.append(torch.from_numpy(piece - piece.mean(axis=0, keepdims=True)))
+                out.append(torch.from_numpy(subtract_mean(piece)))
                 if waves is not None:
                     waves.append(audio[start * SHIFT: (start + len(piece) - 1) * SHIFT + WINDOW])
         if limit and len(out) >= limit:
@@ -102,14 +102,9 @@ def crops(files: list[Path], limit: int | None = None, waves: list | None = None
     return out[:limit] if limit else out
 
 
-def fbank_crop(wave: np.ndarray) -> torch.Tensor:
-    fbank = compute_fbank(wave, mean_normalize=False)
-    return torch.from_numpy(fbank - fbank.mean(axis=0, keepdims=True))
-
-
 @torch.inference_mode()
-def teacher_targets(teacher: CAMPPlus, data: list[torch.Tensor]) -> list[torch.Tensor]:
-    trunk = fused_trunk(teacher)
+def teacher_targets(trunk: torch.nn.Module, data: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The teacher's (fused) trunk output on each crop, float16."""
     return [trunk(x[None])[0].half() for x in data]
 
 
@@ -214,6 +209,7 @@ def main() -> None:
     for p in student.xvector.dense.parameters():
         p.requires_grad_(False)
 
+    trunk = fused_trunk(teacher)
     t0 = time.perf_counter()
     train_waves: list[np.ndarray] = []
     dev_waves: list[np.ndarray] = []
@@ -228,7 +224,7 @@ def main() -> None:
                 raise SystemExit(f"{args.cache} holds {name} targets of other crops "
                                  "(other --sim folders?): delete it or pass another --cache")
     else:
-        train_t, dev_t = teacher_targets(teacher, train), teacher_targets(teacher, dev)
+        train_t, dev_t = teacher_targets(trunk, train), teacher_targets(trunk, dev)
         if args.cache:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(args.cache, train=torch.cat(train_t, 1).numpy(),
@@ -241,8 +237,8 @@ def main() -> None:
     # the same dev crops augmented once (fixed seed): how the student does on voices and
     # rooms it has not seen, which the clean dev crops cannot tell
     dev_rng = np.random.default_rng(1234)
-    dev_aug = [fbank_crop(augment(w, dev_rng)) for w in dev_waves]
-    dev_aug_t = teacher_targets(teacher, dev_aug)
+    dev_aug = [torch.from_numpy(compute_fbank(augment(w, dev_rng))) for w in dev_waves]
+    dev_aug_t = teacher_targets(trunk, dev_aug)
 
     def validate(name: str) -> str:
         return (report(f"{name}: dev", evaluate(student, teacher, dev, dev_t, scale)) + "; "
@@ -262,7 +258,6 @@ def main() -> None:
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps,
                                                    pct_start=0.05)
     print(validate("epoch 0"), flush=True)
-    trunk = fused_trunk(teacher)
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         student.eval()  # batch-norm statistics stay frozen
@@ -270,7 +265,7 @@ def main() -> None:
         for step, i in enumerate(rng.permutation(len(train)), start=1):
             x, target = train[i], train_t[i]
             if args.augment and rng.random() < args.augment:
-                x = fbank_crop(augment(train_waves[i], rng))
+                x = torch.from_numpy(compute_fbank(augment(train_waves[i], rng)))
                 with torch.no_grad():
                     target = trunk(x[None])[0]
             masks = random_masks(target.shape[-1], args.masks, rng)

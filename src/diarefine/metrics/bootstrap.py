@@ -90,9 +90,7 @@ def bootstrap_difference(errors_a: Sequence[float], errors_b: Sequence[float],
                          seed: int = 0) -> Interval:
     """Percentile interval of pooled DER(a) - DER(b) on the same files, resampled in pairs."""
     a, s = _checked(errors_a, scored, level, draws)
-    b, _ = _checked(errors_b, scored, level, draws)
-    if a.shape != b.shape:
-        raise ValueError("both systems need one error per file, the same files")
+    b, _ = _checked(errors_b, scored, level, draws)  # so b has a's shape too
     counts = _resamples(len(s), draws, seed)
     samples = _pooled(counts, a - b, s)
     return _interval(float((a - b).sum() / s.sum()), samples, level, draws)
