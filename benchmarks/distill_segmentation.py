@@ -56,14 +56,6 @@ def teacher_outputs(teacher: PyanNetSegmentation, files: list[Path], step: float
     return torch.cat(features), torch.cat(targets)
 
 
-def after_sincnet(model: PyanNetSegmentation, features: torch.Tensor) -> torch.Tensor:
-    """``model`` from its SincNet's output on: (B, 60, F) -> (B, F, classes) log-probs."""
-    x, _ = model.lstm(features.transpose(1, 2))
-    for layer in model.linear:
-        x = torch.nn.functional.leaky_relu(layer(x))
-    return torch.log_softmax(model.classifier(x), dim=-1)
-
-
 def divergence(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """KL(teacher || student) per frame, averaged; both are log-probabilities."""
     return (teacher.exp() * (teacher - student)).sum(dim=-1).mean()
@@ -74,7 +66,7 @@ def validate(model: PyanNetSegmentation, features: torch.Tensor, targets: torch.
              ) -> tuple[float, float]:
     """Mean divergence and the fraction of frames where the most likely class agrees."""
     model.eval()
-    out = torch.cat([after_sincnet(model, features[i: i + 64])
+    out = torch.cat([model.from_features(features[i: i + 64])
                      for i in range(0, len(features), 64)])
     model.train()
     agree = (out.argmax(-1) == targets.argmax(-1)).float().mean()
@@ -129,7 +121,7 @@ def main() -> None:
         order = torch.randperm(len(train_x))
         for b in range(per_epoch):
             rows = order[b * args.batch: (b + 1) * args.batch]
-            loss = divergence(after_sincnet(student, train_x[rows]), train_y[rows])
+            loss = divergence(student.from_features(train_x[rows]), train_y[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -206,8 +206,11 @@ class PyanNetSegmentation(nn.Module):
 
     def from_sinc(self, sinc: torch.Tensor) -> torch.Tensor:
         """The network after the sinc convolution. Shape: (B, 80, N') -> (B, F, classes)."""
-        x = self.sincnet.after_sinc(sinc).transpose(1, 2)
-        x, _ = self.lstm(x)
+        return self.from_features(self.sincnet.after_sinc(sinc))
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The network after SincNet. Shape: (B, 60, F) -> (B, F, classes)."""
+        x, _ = self.lstm(features.transpose(1, 2))
         for layer in self.linear:
             x = F.leaky_relu(layer(x))
         return F.log_softmax(self.classifier(x), dim=-1)
