@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from augment import augment
 from paths import REPO, SHARED
 
-from diarefine.features.fbank import compute_fbank, subtract_mean
+from diarefine.features.fbank import FbankConfig, compute_fbank, subtract_mean
 from diarefine.io import read_rttm
 from diarefine.io.audio import load_audio
 from diarefine.models.campplus import (
@@ -67,7 +67,10 @@ from diarefine.stages.embedding import fused_trunk
 
 CROP = 3000  # fbank frames (30 s), the pipeline's trunk window
 MIN_CROP = 600
-SHIFT, WINDOW = 160, 400  # fbank frame shift and length in samples
+_FBANK = FbankConfig()
+# fbank frame shift and length in samples (160, 400)
+SHIFT = round(_FBANK.frame_shift * _FBANK.sample_rate)
+WINDOW = round(_FBANK.frame_length * _FBANK.sample_rate)
 
 
 def recordings(sims: list[Path], ami_split: str | None) -> list[Path]:

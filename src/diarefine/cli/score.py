@@ -65,4 +65,3 @@ def score(ref: Path, hyp: Path, uem: Path | None, collar: float, skip_overlap: b
         out["der_difference"] = got.as_dict()
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(out, indent=2) + "\n")
-
