@@ -47,6 +47,9 @@ class SegmentationConfig:
     decoding: str = "soft"
     #: A local speaker is active where its activity exceeds this (soft decoding).
     threshold: float = 0.4
+    #: "auto": OpenVINO when installed and on the CPU, else torch; "torch"; "openvino"
+    #: (same output within float rounding, faster on a CPU: see docs/speed.md).
+    backend: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class EmbeddingConfig:
     batch_size: int = 6
     #: Fold the CAM++ batch-norms into the preceding convolutions (faster, same output).
     fuse: bool = True
+    #: Runs the CAM++ trunk: "auto", "torch" or "openvino" (as for the segmentation).
+    backend: str = "auto"
 
 
 @dataclass(frozen=True)

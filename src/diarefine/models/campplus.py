@@ -271,6 +271,7 @@ class CAMPPlus(nn.Module):
                  blocks: tuple[tuple[int, int, int], ...] = DEFAULT_BLOCKS,
                  head_blocks: int = 2, transitions: tuple[int, ...] | None = None) -> None:
         super().__init__()
+        self.feat_dim = feat_dim
         self.head = FrequencyHead(feat_dim, blocks=head_blocks)
         self.xvector = DenseTDNN(self.head.out_channels, init_channels, growth_rate,
                                  bn_size * growth_rate, tuple(blocks), embedding_size,

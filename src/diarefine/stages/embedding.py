@@ -24,7 +24,7 @@ reliability-weights correction; fewer than two frames give a standard deviation 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,12 +131,19 @@ class Embedder:
         self._trunk: torch.nn.Module | None = None
 
     def trunk(self, fbank: torch.Tensor) -> torch.Tensor:
-        """CAM++ trunk features (B, T, 80) -> (B, 512, ceil(T/2)), batch-norms folded."""
-        if not self.config.fuse:
-            return self.model.trunk(fbank)
+        """CAM++ trunk features (B, T, 80) -> (B, 512, ceil(T/2)), by the configured
+        backend (torch: batch-norms folded when ``fuse``)."""
         if self._trunk is None:
-            self._trunk = fused_trunk(self.model)
+            self._trunk = self._build_trunk()
         return self._trunk(fbank)
+
+    def _build_trunk(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        from diarefine.models import openvino_backend
+
+        if openvino_backend.resolve(self.config.backend, self.device) == "openvino":
+            # inputs too short for OpenVINO (under 2 s) are cheap: the plain trunk
+            return openvino_backend.OpenVINOTrunk(self.model, self.model.trunk)
+        return fused_trunk(self.model) if self.config.fuse else self.model.trunk
 
     def __call__(self, waveform: NDArray[np.float32], scores: ChunkScores,
                  hook: Hook = no_hook) -> ChunkEmbeddings:

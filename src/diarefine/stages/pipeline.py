@@ -66,7 +66,7 @@ class DiarizationPipeline:
         return cls(
             Segmenter(seg_model, seg_info, config.segmentation.step,
                       config.segmentation.batch_size, device, config.segmentation.decoding,
-                      config.segmentation.threshold),
+                      config.segmentation.threshold, config.segmentation.backend),
             Embedder(emb_model, emb_info, config.embedding, device),
             build_clusterer(config.clustering.method, **config.clustering.params),
             PostProcessor(**vars(config.postprocess)),

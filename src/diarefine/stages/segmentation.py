@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from diarefine.models import openvino_backend
+from diarefine.models.openvino_backend import OpenVINOSegmentation
 from diarefine.models.pretrained import SegmentationInfo
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
 from diarefine.stages.base import ChunkScores, Hook, no_hook
@@ -65,10 +67,21 @@ class Segmenter:
     device: str = "cpu"
     decoding: str = "hard"
     threshold: float = 0.5
+    #: "auto", "torch" or "openvino" (see `diarefine.models.openvino_backend`)
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         mapping = powerset_mapping(self.info.num_speakers, self.info.max_simultaneous)
         self._mapping = mapping.numpy().astype(np.float32)
+        self._runner: PyanNetSegmentation | OpenVINOSegmentation | None = None
+
+    def runner(self) -> PyanNetSegmentation | OpenVINOSegmentation:
+        """What computes ``chunks_of``: the model, or its OpenVINO version (built once)."""
+        if self._runner is None:
+            self._runner = self.model
+            if openvino_backend.resolve(self.backend, self.device) == "openvino":
+                self._runner = OpenVINOSegmentation(self.model, self.info.num_samples)
+        return self._runner
 
     def __call__(self, waveform: NDArray[np.float32], hook: Hook = no_hook) -> ChunkScores:
         """waveform (num_samples,) at the model's rate -> ChunkScores (C, 589, 3)."""
@@ -100,6 +113,6 @@ class Segmenter:
                 if len(piece) < (count - 1) * step + chunk:  # the last chunk: zero-padded
                     piece = np.pad(piece, (0, (count - 1) * step + chunk - len(piece)))
                 tensor = torch.from_numpy(np.ascontiguousarray(piece)).to(self.device)
-                out[i: i + count] = self.model.chunks_of(tensor, step, count, chunk).cpu()
+                out[i: i + count] = self.runner().chunks_of(tensor, step, count, chunk).cpu()
                 hook("progress/segmentation", (i + count, len(starts)))
         return out
