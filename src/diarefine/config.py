@@ -47,9 +47,11 @@ class SegmentationConfig:
     decoding: str = "soft"
     #: A local speaker is active where its activity exceeds this (soft decoding).
     threshold: float = 0.4
-    #: "auto": OpenVINO when installed and on the CPU, else torch; "torch"; "openvino"
-    #: (same output within float rounding, faster on a CPU: see docs/speed.md).
-    backend: str = "auto"
+    #: "torch"; "openvino" (the sinc convolution and the LSTM on OpenVINO: same output
+    #: within float rounding, 2-3 % faster for the whole pipeline but 200-400 MB more
+    #: memory on long recordings, docs/speed.md); "auto": OpenVINO when installed and on
+    #: the CPU, else torch.
+    backend: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class EmbeddingConfig:
     batch_size: int = 6
     #: Fold the CAM++ batch-norms into the preceding convolutions (faster, same output).
     fuse: bool = True
-    #: Runs the CAM++ trunk: "auto", "torch" or "openvino" (as for the segmentation).
+    #: Runs the CAM++ trunk: "auto" (OpenVINO when installed and on the CPU: same output
+    #: within float rounding, the trunk about 29 % faster), "torch" or "openvino".
     backend: str = "auto"
 
 
