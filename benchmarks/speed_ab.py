@@ -49,7 +49,7 @@ def main() -> None:
         pipeline(str(items[0].audio), uri=items[0].uri)
     seconds = {k: np.zeros(args.repeat) for k in pipelines}
     outputs: dict[str, dict[str, Annotation]] = {k: {} for k in pipelines}
-    audio = 0.0
+    durations: dict[str, float] = {}
     for rep in range(args.repeat):
         for index, item in enumerate(items):
             order = ["A", "B"] if (index + rep) % 2 == 0 else ["B", "A"]
@@ -58,7 +58,8 @@ def main() -> None:
                 out = pipelines[key](str(item.audio), uri=item.uri)
                 seconds[key][rep] += time.perf_counter() - start
                 outputs[key][item.uri] = out.diarization
-            audio += out.duration if rep == 0 else 0.0
+                durations[item.uri] = out.duration
+    audio = sum(durations.values())
     print(f"{len(items)} files, {audio:.0f} s of audio, {args.repeat} passes, "
           f"{args.threads} torch threads; A = {args.base or 'defaults'}, B = {args.config}")
     for key in pipelines:

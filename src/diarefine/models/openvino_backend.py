@@ -178,11 +178,15 @@ def _writable_cache() -> Path | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        warnings.warn(f"cannot keep the OpenVINO graph in {folder} ({exc}); it will be "
-                      f"converted again next time (set DIAREFINE_CACHE_DIR)",
-                      DiarefineWarning, stacklevel=4)
+        _cannot_keep(folder, exc)
         return None
     return folder
+
+
+def _cannot_keep(folder: Path, exc: Exception) -> None:
+    warnings.warn(f"cannot keep the OpenVINO graph in {folder} ({exc}); it will be "
+                  f"converted again next time (set DIAREFINE_CACHE_DIR)",
+                  DiarefineWarning, stacklevel=5)
 
 
 def _save(key: str, graph: Any) -> None:
@@ -198,8 +202,7 @@ def _save(key: str, graph: Any) -> None:
             os.replace(Path(tmp) / "graph.bin", folder / f"{key}.bin")
             os.replace(Path(tmp) / "graph.xml", folder / f"{key}.xml")
     except (OSError, RuntimeError) as exc:  # e.g. a full disk
-        warnings.warn(f"cannot keep the OpenVINO graph in {folder} ({exc}); it will be "
-                      f"converted again next time", DiarefineWarning, stacklevel=4)
+        _cannot_keep(folder, exc)
 
 
 class Method(torch.nn.Module):

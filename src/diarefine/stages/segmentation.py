@@ -17,7 +17,6 @@ import torch
 from numpy.typing import NDArray
 
 from diarefine.models import openvino_backend
-from diarefine.models.openvino_backend import OpenVINOSegmentation
 from diarefine.models.pretrained import SegmentationInfo
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
 from diarefine.stages.base import ChunkScores, Hook, no_hook
@@ -73,14 +72,15 @@ class Segmenter:
     def __post_init__(self) -> None:
         mapping = powerset_mapping(self.info.num_speakers, self.info.max_simultaneous)
         self._mapping = mapping.numpy().astype(np.float32)
-        self._runner: PyanNetSegmentation | OpenVINOSegmentation | None = None
+        self._runner: PyanNetSegmentation | openvino_backend.OpenVINOSegmentation | None = None
 
-    def runner(self) -> PyanNetSegmentation | OpenVINOSegmentation:
+    def runner(self) -> PyanNetSegmentation | openvino_backend.OpenVINOSegmentation:
         """What computes ``chunks_of``: the model, or its OpenVINO version (built once)."""
         if self._runner is None:
             self._runner = self.model
             if openvino_backend.resolve(self.backend, self.device) == "openvino":
-                self._runner = OpenVINOSegmentation(self.model, self.info.num_samples)
+                self._runner = openvino_backend.OpenVINOSegmentation(self.model,
+                                                                     self.info.num_samples)
         return self._runner
 
     def __call__(self, waveform: NDArray[np.float32], hook: Hook = no_hook) -> ChunkScores:
