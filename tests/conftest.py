@@ -18,8 +18,9 @@ from needs import SHARED_DATA, require
 
 @pytest.fixture(scope="session", autouse=True)
 def openvino_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The OpenVINO backend's graph cache in a temporary folder, not the user's home
-    (inherited by the CLI subprocesses); one conversion per model per session."""
+    """The OpenVINO and ONNX Runtime backends' graph cache in a temporary folder, not
+    the user's home (inherited by the CLI subprocesses); one conversion per model per
+    session."""
     before = os.environ.get("DIAREFINE_CACHE_DIR")
     folder = tmp_path_factory.mktemp("diarefine-cache")
     os.environ["DIAREFINE_CACHE_DIR"] = str(folder)

@@ -77,9 +77,10 @@ def test_backend_is_a_config_key_of_both_model_stages() -> None:
     config = PipelineConfig.from_dict({"segmentation": {"backend": "torch"},
                                        "embedding": {"backend": "openvino"}})
     assert (config.segmentation.backend, config.embedding.backend) == ("torch", "openvino")
-    # measured: OpenVINO pays for the CAM++ trunk, not for the segmentation (memory)
+    # measured: OpenVINO pays for the CAM++ trunk, not for the segmentation (memory);
+    # the segmentation's "auto" is ONNX Runtime (tests/models/test_onnx_backend.py)
     assert PipelineConfig().embedding.backend == "auto"
-    assert PipelineConfig().segmentation.backend == "torch"
+    assert PipelineConfig().segmentation.backend == "auto"
 
 
 # --- the cache -----------------------------------------------------------------------------

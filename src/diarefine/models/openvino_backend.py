@@ -17,10 +17,7 @@ first loaded in a process and converted again if it disagrees.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata as metadata
 import importlib.util
-import inspect
 import os
 import tempfile
 import warnings
@@ -33,49 +30,26 @@ import torch
 
 from diarefine.errors import DiarefineError, DiarefineWarning
 from diarefine.models.campplus import CAMPPlus, ContextGatedConv
+from diarefine.models.graph_cache import (  # noqa: F401  (cache_dir, graph_key: public here too)
+    TOLERANCE,
+    Method,
+    agrees,
+    cache_dir,
+    cannot_keep,
+    graph_key,
+    writable_cache,
+)
+from diarefine.models.graph_cache import example as example_input
 from diarefine.models.segmentation import PyanNetSegmentation
 
-#: Largest disagreement with torch accepted when a graph is loaded (float rounding of
-#: reordered sums is about 1e-5 on these models).
-TOLERANCE = 1e-3
 #: Compiled graphs of this process, by (key, threads): a second pipeline reuses them
 #: (each CompiledModule has its own inference request, so they may run in two threads).
 _COMPILED: dict[tuple[str, int], Any] = {}
 
+
 def available() -> bool:
     """Whether the ``openvino`` package can be imported."""
     return importlib.util.find_spec("openvino") is not None
-
-
-def cache_dir() -> Path | None:
-    """Where converted graphs are kept, or None when the cache is turned off."""
-    if "DIAREFINE_CACHE_DIR" in os.environ:
-        value = os.environ["DIAREFINE_CACHE_DIR"]
-        return Path(value).expanduser() if value else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "diarefine"
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "none"
-
-
-def graph_key(name: str, module: torch.nn.Module, shape: list[int]) -> str:
-    """Content key of a converted graph: weights, model code, input shape and versions."""
-    digest = hashlib.sha256()
-    for part in (name, str(shape), torch.__version__, _version("openvino"),
-                 _version("diarefine")):
-        digest.update(part.encode() + b"\0")
-    sources = {inspect.getsourcefile(type(m)) for m in module.modules()}
-    for source in sorted(s for s in sources if s and Path(s).is_file()):
-        digest.update(Path(source).read_bytes())
-    for key, tensor in sorted(module.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return f"{name}-{digest.hexdigest()[:20]}"
 
 
 class CompiledModule:
@@ -108,12 +82,9 @@ def _run(request: Any, x: np.ndarray) -> np.ndarray:
     return request.infer({0: np.ascontiguousarray(x)})[0]
 
 
-def _agrees(compiled: Any, module: torch.nn.Module, example: torch.Tensor) -> bool:
-    with torch.inference_mode():
-        expected = module(example).numpy()
-    got = _run(compiled.create_infer_request(), example.numpy())
-    return got.shape == expected.shape and bool(
-        np.abs(got - expected).max() <= TOLERANCE * max(1.0, float(np.abs(expected).max())))
+def _runner(compiled: Any) -> Any:
+    request = compiled.create_infer_request()
+    return lambda x: _run(request, x)
 
 
 def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
@@ -124,19 +95,19 @@ def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
 
     options = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
     core = ov.Core()
-    folder = _writable_cache()
+    folder = writable_cache("OpenVINO")
     if folder is not None:  # OpenVINO's own cache of compiled graphs: 1.2 -> 0.3 s
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
     graph = _load(key)
     if graph is not None:
         compiled = core.compile_model(graph, "CPU", options)
-        if _agrees(compiled, module, example):
+        if agrees(_runner(compiled), module, example):
             return compiled
         warnings.warn(f"the cached OpenVINO graph {key} disagrees with torch; converting "
                       f"it again", DiarefineWarning, stacklevel=3)
     graph = _convert(module, example, shape)
     compiled = core.compile_model(graph, "CPU", options)
-    if not _agrees(compiled, module, example):
+    if not agrees(_runner(compiled), module, example):
         raise DiarefineError(f"OpenVINO's {name} disagrees with torch by more than "
                              f"{TOLERANCE} (relative); use backend = \"torch\"")
     _save(key, graph)
@@ -170,27 +141,8 @@ def _load(key: str) -> Any:
     return graph
 
 
-def _writable_cache() -> Path | None:
-    """The cache folder, created if need be; None (with a warning) when it cannot be."""
-    folder = cache_dir()
-    if folder is None:
-        return None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _cannot_keep(folder, exc)
-        return None
-    return folder
-
-
-def _cannot_keep(folder: Path, exc: Exception) -> None:
-    warnings.warn(f"cannot keep the OpenVINO graph in {folder} ({exc}); it will be "
-                  f"converted again next time (set DIAREFINE_CACHE_DIR)",
-                  DiarefineWarning, stacklevel=5)
-
-
 def _save(key: str, graph: Any) -> None:
-    folder = _writable_cache()
+    folder = writable_cache("OpenVINO")
     if folder is None:
         return
     import openvino as ov
@@ -202,21 +154,7 @@ def _save(key: str, graph: Any) -> None:
             os.replace(Path(tmp) / "graph.bin", folder / f"{key}.bin")
             os.replace(Path(tmp) / "graph.xml", folder / f"{key}.xml")
     except (OSError, RuntimeError) as exc:  # e.g. a full disk
-        _cannot_keep(folder, exc)
-
-
-class Method(torch.nn.Module):
-    """A method of a module (one tensor in, one out) as the forward of a module, for
-    tracing; its state is the owner's."""
-
-    def __init__(self, owner: torch.nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]
-                 ) -> None:
-        super().__init__()
-        self.owner = owner
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
+        cannot_keep(folder, exc, "OpenVINO")
 
 
 def resolve(backend: str, device: str) -> str:
@@ -234,10 +172,6 @@ def resolve(backend: str, device: str) -> str:
     raise ValueError(f"backend must be 'auto', 'torch' or 'openvino', not {backend!r}")
 
 
-def _example(*shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
-
-
 class OpenVINOTrunk:
     """CAM++'s trunk (B=1, T, 80) -> (1, C, ceil(T/2)) by OpenVINO; inputs shorter than
     two context segments (where OpenVINO's pooling refuses a window longer than its
@@ -250,7 +184,7 @@ class OpenVINOTrunk:
                                  if isinstance(m, ContextGatedConv)), default=1)
         self.fallback = fallback
         self.compiled = CompiledModule(name, Method(model, model.trunk),
-                                       _example(1, max(400, 2 * self.shortest), feat_dim),
+                                       example_input(1, max(400, 2 * self.shortest), feat_dim),
                                        [1, -1, feat_dim])
 
     def __call__(self, fbank: torch.Tensor) -> torch.Tensor:
@@ -273,12 +207,12 @@ class OpenVINOSegmentation:
         conv = torch.nn.Conv1d(1, taps.shape[0], taps.shape[-1], stride=model.sincnet.stride,
                                bias=False)
         conv.weight = torch.nn.Parameter(taps.clone(), requires_grad=False)
-        self.conv = CompiledModule("sinc-conv", conv, _example(1, 1, 16000), [1, 1, -1])
+        self.conv = CompiledModule("sinc-conv", conv, example_input(1, 1, 16000), [1, 1, -1])
         frames = model.num_frames(chunk)
         channels = model.lstm.input_size
         self.rest = CompiledModule("segmentation-after-sincnet",
                                    Method(model, model.from_features),
-                                   _example(1, channels, frames), [-1, channels, frames])
+                                   example_input(1, channels, frames), [-1, channels, frames])
 
     def chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
                   ) -> torch.Tensor:

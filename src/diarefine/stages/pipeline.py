@@ -37,7 +37,7 @@ from diarefine.stages.clustering.assign import assign_chunks
 from diarefine.stages.embedding import Embedder
 from diarefine.stages.postprocess import PostProcessor
 from diarefine.stages.reconstruction import reconstruct
-from diarefine.stages.segmentation import Segmenter
+from diarefine.stages.segmentation import Segmenter, resolve_backend
 
 MIN_DURATION = 0.5  # seconds; shorter recordings are not diarized
 SILENCE_PEAK = 1e-4  # a recording whose peak amplitude is below this is silent
@@ -62,8 +62,9 @@ class DiarizationPipeline:
 
         config = config or PipelineConfig()
         check_device(device)
-        for backend in (config.segmentation.backend, config.embedding.backend):
-            openvino_backend.resolve(backend, device)  # a bad value fails here, not later
+        # a bad backend value fails here, not at the first file
+        resolve_backend(config.segmentation.backend, device)
+        openvino_backend.resolve(config.embedding.backend, device)
         seg_model, seg_info = load_segmentation_model(config.segmentation.model, device=device)
         emb_model, emb_info = load_embedding_model(config.embedding.model, device=device)
         return cls(

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from diarefine.models import openvino_backend
+from diarefine.errors import DiarefineError
+from diarefine.models import onnx_backend, openvino_backend
 from diarefine.models.pretrained import SegmentationInfo
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
 from diarefine.stages.base import ChunkScores, Hook, no_hook
@@ -57,6 +58,28 @@ def decode(log_probs: NDArray[np.float32], mapping: NDArray[np.float32],
     raise ValueError(f"decoding must be 'hard' or 'soft', not {decoding!r}")
 
 
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """"torch", "onnxruntime" or "openvino" for ``[segmentation] backend``; "auto": ONNX
+    Runtime when it is installed and the device is the CPU, else torch."""
+    on_cpu = str(device).startswith("cpu")
+    if backend not in BACKENDS:
+        raise ValueError(f"[segmentation] backend must be one of {', '.join(BACKENDS)}, "
+                         f"not {backend!r}")
+    if backend == "auto":
+        return "onnxruntime" if on_cpu and onnx_backend.available() else "torch"
+    if backend == "onnxruntime" and not on_cpu:
+        raise DiarefineError(f"the ONNX Runtime backend runs on the CPU only, not on "
+                             f"{device!r}; use backend = \"torch\" or \"auto\"")
+    return openvino_backend.resolve(backend, device) if backend != "onnxruntime" else backend
+
+
+_Runner = (PyanNetSegmentation | onnx_backend.OnnxSegmentation
+           | openvino_backend.OpenVINOSegmentation)
+
+
 @dataclass
 class Segmenter:
     model: PyanNetSegmentation
@@ -66,21 +89,26 @@ class Segmenter:
     device: str = "cpu"
     decoding: str = "hard"
     threshold: float = 0.5
-    #: "auto", "torch" or "openvino" (see `diarefine.models.openvino_backend`)
+    #: "auto", "torch", "onnxruntime" or "openvino" (see `resolve_backend`)
     backend: str = "torch"
 
     def __post_init__(self) -> None:
         mapping = powerset_mapping(self.info.num_speakers, self.info.max_simultaneous)
         self._mapping = mapping.numpy().astype(np.float32)
-        self._runner: PyanNetSegmentation | openvino_backend.OpenVINOSegmentation | None = None
+        self._runner: _Runner | None = None
 
-    def runner(self) -> PyanNetSegmentation | openvino_backend.OpenVINOSegmentation:
-        """What computes ``chunks_of``: the model, or its OpenVINO version (built once)."""
+    def runner(self) -> _Runner:
+        """What computes ``chunks_of``: the model, or its ONNX Runtime or OpenVINO version
+        (built once)."""
         if self._runner is None:
-            self._runner = self.model
-            if openvino_backend.resolve(self.backend, self.device) == "openvino":
+            backend = resolve_backend(self.backend, self.device)
+            if backend == "onnxruntime":
+                self._runner = onnx_backend.OnnxSegmentation(self.model, self.info.num_samples)
+            elif backend == "openvino":
                 self._runner = openvino_backend.OpenVINOSegmentation(self.model,
                                                                      self.info.num_samples)
+            else:
+                self._runner = self.model
         return self._runner
 
     def __call__(self, waveform: NDArray[np.float32], hook: Hook = no_hook) -> ChunkScores:

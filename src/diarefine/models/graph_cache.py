@@ -1,0 +1,106 @@
+"""What the optional inference runtimes (OpenVINO, ONNX Runtime) share: where converted
+graphs are kept, their content keys, and how a graph is checked against torch.
+
+The cache folder is ``$DIAREFINE_CACHE_DIR`` or else ``$XDG_CACHE_HOME/diarefine``
+(``~/.cache/diarefine``); ``DIAREFINE_CACHE_DIR=""`` (empty) turns it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as metadata
+import inspect
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diarefine.errors import DiarefineWarning
+
+#: Largest disagreement with torch accepted when a graph is loaded (float rounding of
+#: reordered sums is about 1e-5 on these models), relative to the largest output.
+TOLERANCE = 1e-3
+
+
+def cache_dir() -> Path | None:
+    """Where converted graphs are kept, or None when the cache is turned off."""
+    if "DIAREFINE_CACHE_DIR" in os.environ:
+        value = os.environ["DIAREFINE_CACHE_DIR"]
+        return Path(value).expanduser() if value else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "diarefine"
+
+
+def package_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def graph_key(name: str, module: torch.nn.Module, shape: list[int],
+              runtime: str = "openvino") -> str:
+    """Content key of a converted graph: weights, model code, input shape and the
+    versions of torch, the ``runtime`` package and diarefine."""
+    digest = hashlib.sha256()
+    for part in (name, str(shape), torch.__version__, package_version(runtime),
+                 package_version("diarefine")):
+        digest.update(part.encode() + b"\0")
+    sources = {inspect.getsourcefile(type(m)) for m in module.modules()}
+    for source in sorted(s for s in sources if s and Path(s).is_file()):
+        digest.update(Path(source).read_bytes())
+    for key, tensor in sorted(module.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return f"{name}-{digest.hexdigest()[:20]}"
+
+
+def writable_cache(runtime: str) -> Path | None:
+    """The cache folder, created if need be; None (with a warning) when it cannot be."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        cannot_keep(folder, exc, runtime)
+        return None
+    return folder
+
+
+def cannot_keep(folder: Path, exc: Exception, runtime: str) -> None:
+    warnings.warn(f"cannot keep the {runtime} graph in {folder} ({exc}); it will be "
+                  f"converted again next time (set DIAREFINE_CACHE_DIR)",
+                  DiarefineWarning, stacklevel=5)
+
+
+def agrees(run: Callable[[np.ndarray], np.ndarray], module: torch.nn.Module,
+           example: torch.Tensor) -> bool:
+    """Whether ``run`` (a converted graph) gives ``module``'s output on ``example``."""
+    with torch.inference_mode():
+        expected = module(example).numpy()
+    got = run(example.numpy())
+    return got.shape == expected.shape and bool(
+        np.abs(got - expected).max() <= TOLERANCE * max(1.0, float(np.abs(expected).max())))
+
+
+def example(*shape: int) -> torch.Tensor:
+    """A fixed random input (for tracing and checking a graph)."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+
+
+class Method(torch.nn.Module):
+    """A method of a module (one tensor in, one out) as the forward of a module, for
+    tracing; its state is the owner's."""
+
+    def __init__(self, owner: torch.nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]
+                 ) -> None:
+        super().__init__()
+        self.owner = owner
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)

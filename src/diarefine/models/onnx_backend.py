@@ -1,0 +1,179 @@
+"""Run the LSTM and feed-forward layers of the segmentation model with ONNX Runtime
+(optional, CPU only).
+
+On the benchmark machine ONNX Runtime's LSTM kernel takes about 30 % less time than
+torch's for the same output (within about 1e-4), and the segmentation model's LSTM is the
+largest single cost of the pipeline (docs/speed.md); OpenVINO's LSTM is hardly faster than
+torch's. Only the part after SincNet runs here: its input (chunks x 60 x 589) is small, so
+the memory stays torch's; SincNet and its sinc convolution shared between overlapping
+chunks stay in torch.
+
+The module is exported once (``torch.onnx.export``, the TorchScript exporter, about
+0.7 s) and kept in the cache folder of :mod:`diarefine.models.graph_cache` under a key
+made of the weights, the model's code and the versions (written atomically); a kept
+graph is checked against torch when first loaded in a process and exported again if it
+disagrees. Sessions use torch's thread count.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from diarefine.errors import DiarefineError, DiarefineWarning
+from diarefine.models.graph_cache import (
+    TOLERANCE,
+    Method,
+    agrees,
+    cache_dir,
+    cannot_keep,
+    graph_key,
+    writable_cache,
+)
+from diarefine.models.graph_cache import example as example_input
+from diarefine.models.segmentation import PyanNetSegmentation
+
+#: Sessions of this process, by (key, threads).
+_SESSIONS: dict[tuple[str, int], Any] = {}
+
+
+def available() -> bool:
+    """Whether ``onnxruntime`` (to run) and ``onnx`` (which torch's exporter needs) can
+    be imported."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+class OnnxModule:
+    """A torch module of one tensor input and one tensor output, run by ONNX Runtime.
+
+    ``dynamic`` lists the input dimensions that vary between calls (the output's first
+    dimension follows the input's); ``example`` is a small input used to export the
+    module and to check the graph against torch (once per process and graph).
+    """
+
+    def __init__(self, name: str, module: torch.nn.Module, example: torch.Tensor,
+                 dynamic: tuple[int, ...] = (0,), threads: int | None = None) -> None:
+        if not available():
+            raise DiarefineError("the ONNX Runtime backend needs the onnxruntime and onnx "
+                                 "packages (pip install 'diarefine[pipeline]'), or use "
+                                 "backend = \"torch\"")
+        module = module.eval()
+        threads = threads or torch.get_num_threads()
+        shape = [-1 if d in dynamic else n for d, n in enumerate(example.shape)]
+        memo = (graph_key(name, module, shape, runtime="onnxruntime"), threads)
+        if memo not in _SESSIONS:
+            _SESSIONS[memo] = _build(name, memo[0], module, example, dynamic, threads)
+        self._session = _SESSIONS[memo]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(_run(self._session, x.detach().cpu().numpy()))
+
+
+def _run(session: Any, x: np.ndarray) -> np.ndarray:
+    return session.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def _session(model: bytes, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
+           dynamic: tuple[int, ...], threads: int) -> Any:
+    """The session: from the cached graph when there and agreeing with torch, else
+    exported (and kept)."""
+    model = _load(key)
+    if model is not None:
+        try:
+            session = _session(model, threads)
+        except Exception:  # noqa: BLE001  (onnxruntime's own exception types): re-export
+            session = None
+        if session is not None and agrees(lambda x: _run(session, x), module, example):
+            return session
+        if session is not None:
+            warnings.warn(f"the cached ONNX graph {key} disagrees with torch; exporting it "
+                          f"again", DiarefineWarning, stacklevel=3)
+    model = _export(module, example, dynamic)
+    session = _session(model, threads)
+    if not agrees(lambda x: _run(session, x), module, example):
+        raise DiarefineError(f"ONNX Runtime's {name} disagrees with torch by more than "
+                             f"{TOLERANCE} (relative); use backend = \"torch\"")
+    _save(key, model)
+    return session
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, dynamic: tuple[int, ...]) -> bytes:
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter (dynamo=False) is deprecated in favour of torch.export's,
+        # which needs onnxscript; the graph is checked against torch below and in the tests
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=["input"],
+                          output_names=["output"], opset_version=17,
+                          dynamic_axes={"input": {d: f"d{d}" for d in dynamic},
+                                        "output": {0: "d0"} if 0 in dynamic else {}})
+    return buffer.getvalue()
+
+
+def _load(key: str) -> bytes | None:
+    folder = cache_dir()
+    path = folder / f"{key}.onnx" if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None  # unreadable: exported again and overwritten
+
+
+def _save(key: str, model: bytes) -> None:
+    folder = writable_cache("ONNX")
+    if folder is None:
+        return
+    fd, name = tempfile.mkstemp(dir=folder, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(model)
+        os.replace(name, folder / f"{key}.onnx")
+    except OSError as exc:  # e.g. a full disk
+        Path(name).unlink(missing_ok=True)
+        cannot_keep(folder, exc, "ONNX")
+
+
+class OnnxSegmentation:
+    """``PyanNetSegmentation.chunks_of`` with the LSTM and the feed-forward layers run by
+    ONNX Runtime; SincNet (its shared sinc convolution included) stays in torch.
+
+    ONNX Runtime runs at most ``max_batch`` chunks at once: its LSTM holds about 6 MB
+    per chunk while it runs (100 MB for 16), and per chunk it is hardly faster with more.
+    """
+
+    def __init__(self, model: PyanNetSegmentation, chunk: int, max_batch: int = 8) -> None:
+        self.model = model
+        self.max_batch = max_batch
+        # the check's input must look like SincNet's output: on standard normal features
+        # (8x their spread) the LSTM is chaotic and any two kernels part ways
+        with torch.inference_mode():
+            features = model.sincnet(example_input(2, 1, chunk))
+        self.rest = OnnxModule("segmentation-after-sincnet", Method(model, model.from_features),
+                               features.clone(), dynamic=(0,))
+
+    def chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
+                  ) -> torch.Tensor:
+        sinc = self.model.sincnet.sinc_of_chunks(recording, step, count, length)
+        features = self.model.sincnet.after_sinc(sinc)
+        return torch.cat([self.rest(features[i: i + self.max_batch])
+                          for i in range(0, len(features), self.max_batch)])
