@@ -47,11 +47,11 @@ class SegmentationConfig:
     decoding: str = "soft"
     #: A local speaker is active where its activity exceeds this (soft decoding).
     threshold: float = 0.4
-    #: Runs the LSTM and feed-forward layers: "auto" (ONNX Runtime when installed and on
-    #: the CPU: same output within float rounding, the LSTM about 30 % faster, the whole
-    #: pipeline about 9 %), "onnxruntime", "torch", or "openvino" (the sinc convolution
-    #: and the LSTM on OpenVINO: 2-3 % faster than torch but 200-400 MB more memory on
-    #: long recordings; docs/speed.md).
+    #: Runs the model after its sinc convolution: "auto" (ONNX Runtime when installed and
+    #: on the CPU: same output within float rounding, the whole pipeline about 10 %
+    #: faster than with torch), "onnxruntime", "torch", or "openvino" (the sinc
+    #: convolution and the LSTM on OpenVINO: 2-3 % faster than torch but 200-400 MB more
+    #: memory on long recordings; docs/speed.md).
     backend: str = "auto"
 
 

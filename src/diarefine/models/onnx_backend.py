@@ -1,12 +1,11 @@
-"""Run the LSTM and feed-forward layers of the segmentation model with ONNX Runtime
-(optional, CPU only).
+"""Run the segmentation model after its sinc convolution with ONNX Runtime (optional,
+CPU only).
 
-On the benchmark machine ONNX Runtime's LSTM kernel takes about 30 % less time than
-torch's for the same output (within about 1e-4), and the segmentation model's LSTM is the
-largest single cost of the pipeline (docs/speed.md); OpenVINO's LSTM is hardly faster than
-torch's. Only the part after SincNet runs here: its input (chunks x 60 x 589) is small, so
-the memory stays torch's; SincNet and its sinc convolution shared between overlapping
-chunks stay in torch.
+On the benchmark machine ONNX Runtime's kernels take about 30 % less time than torch's
+for the segmentation model's LSTM and less than half for the rest of SincNet, with the
+same output (within about 2e-5 in probability); the segmentation is the larger half of
+the pipeline's cost (docs/speed.md). OpenVINO is hardly faster than torch there. The sinc
+convolution shared between overlapping chunks stays in torch.
 
 The module is exported once (``torch.onnx.export``, the TorchScript exporter, about
 0.7 s) and kept in the cache folder of :mod:`diarefine.models.graph_cache` under a key
@@ -154,26 +153,30 @@ def _save(key: str, model: bytes) -> None:
 
 
 class OnnxSegmentation:
-    """``PyanNetSegmentation.chunks_of`` with the LSTM and the feed-forward layers run by
-    ONNX Runtime; SincNet (its shared sinc convolution included) stays in torch.
+    """``PyanNetSegmentation.chunks_of`` with everything after the sinc convolution (the
+    rest of SincNet, the LSTM and the feed-forward layers) run by ONNX Runtime; the sinc
+    convolution shared between overlapping chunks (and each chunk's normalisation) stays
+    in torch.
 
-    ONNX Runtime runs at most ``max_batch`` chunks at once: its LSTM holds about 6 MB
-    per chunk while it runs (100 MB for 16), and per chunk it is hardly faster with more.
+    ONNX Runtime runs at most ``max_batch`` chunks at once: it keeps its buffers for the
+    largest call (about 12 MB per chunk) and per chunk it is hardly faster with more.
     """
 
     def __init__(self, model: PyanNetSegmentation, chunk: int, max_batch: int = 8) -> None:
         self.model = model
         self.max_batch = max_batch
-        # the check's input must look like SincNet's output: on standard normal features
-        # (8x their spread) the LSTM is chaotic and any two kernels part ways
+        # the check's input must look like the sinc convolution's output of speech-like
+        # audio: on standard normal features the LSTM is chaotic and any two kernels part
+        # ways (up to 0.69 in probability)
+        sincnet = model.sincnet
         with torch.inference_mode():
-            features = model.sincnet(example_input(2, 1, chunk))
-        self.rest = OnnxModule("segmentation-after-sincnet", Method(model, model.from_features),
-                               features.clone(), dynamic=(0,))
+            sinc = sincnet.sinc_of_chunks(example_input(chunk + sincnet.stride), sincnet.stride,
+                                          2, chunk)
+        self.rest = OnnxModule("segmentation-after-sinc", Method(model, model.from_sinc),
+                               sinc.clone(), dynamic=(0,))
 
     def chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
                   ) -> torch.Tensor:
         sinc = self.model.sincnet.sinc_of_chunks(recording, step, count, length)
-        features = self.model.sincnet.after_sinc(sinc)
-        return torch.cat([self.rest(features[i: i + self.max_batch])
-                          for i in range(0, len(features), self.max_batch)])
+        return torch.cat([self.rest(sinc[i: i + self.max_batch])
+                          for i in range(0, len(sinc), self.max_batch)])
