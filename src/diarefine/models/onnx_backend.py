@@ -7,8 +7,8 @@ same output (within about 2e-5 in probability); the segmentation is the larger h
 the pipeline's cost (docs/speed.md). OpenVINO is hardly faster than torch there. The sinc
 convolution shared between overlapping chunks stays in torch.
 
-The module is exported once (``torch.onnx.export``, the TorchScript exporter, about
-0.7 s) and kept in the cache folder of :mod:`diarefine.models.graph_cache` under a key
+The module is exported once (``torch.onnx.export``, the TorchScript exporter, 1-2 s)
+and kept in the cache folder of :mod:`diarefine.models.graph_cache` under a key
 made of the weights, the model's code and the versions (written atomically); a kept
 graph is checked against torch when first loaded in a process and exported again if it
 disagrees. Sessions use torch's thread count.

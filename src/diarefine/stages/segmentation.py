@@ -3,8 +3,9 @@
 Chunks of ``chunk_duration`` (10 s) start every ``step`` seconds (rounded to 10 samples);
 the last one is padded with zeros so that the whole recording is covered. Chunks run in
 batches that share one sinc convolution of the audio they span (exact: see
-``SincNet.sinc_of_chunks``), so memory holds one batch at a time. Each frame's powerset
-scores are decoded to the activity of the 3 local speakers (:func:`decode`).
+``SincNet.sinc_of_chunks``), so memory holds one batch at a time; the rest of the model
+runs on ONNX Runtime by default (``backend``, :func:`resolve_backend`). Each frame's
+powerset scores are decoded to the activity of the 3 local speakers (:func:`decode`).
 """
 
 from __future__ import annotations
@@ -70,10 +71,12 @@ def resolve_backend(backend: str, device: str) -> str:
                          f"not {backend!r}")
     if backend == "auto":
         return "onnxruntime" if on_cpu and onnx_backend.available() else "torch"
-    if backend == "onnxruntime" and not on_cpu:
-        raise DiarefineError(f"the ONNX Runtime backend runs on the CPU only, not on "
-                             f"{device!r}; use backend = \"torch\" or \"auto\"")
-    return openvino_backend.resolve(backend, device) if backend != "onnxruntime" else backend
+    if backend == "onnxruntime":
+        if not on_cpu:
+            raise DiarefineError(f"the ONNX Runtime backend runs on the CPU only, not on "
+                                 f"{device!r}; use backend = \"torch\" or \"auto\"")
+        return backend
+    return openvino_backend.resolve(backend, device)  # "torch" or "openvino"
 
 
 _Runner = (PyanNetSegmentation | onnx_backend.OnnxSegmentation
