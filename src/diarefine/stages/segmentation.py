@@ -11,13 +11,14 @@ powerset scores are decoded to the activity of the 3 local speakers (:func:`deco
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from diarefine.errors import DiarefineError
+from diarefine.errors import DiarefineError, DiarefineWarning
 from diarefine.models import onnx_backend, openvino_backend
 from diarefine.models.pretrained import SegmentationInfo
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
@@ -105,12 +106,21 @@ class Segmenter:
         (built once)."""
         if self._runner is None:
             backend = resolve_backend(self.backend, self.device)
-            if backend == "onnxruntime":
-                self._runner = onnx_backend.OnnxSegmentation(self.model, self.info.num_samples)
-            elif backend == "openvino":
-                self._runner = openvino_backend.OpenVINOSegmentation(self.model,
-                                                                     self.info.num_samples)
-            else:
+            try:
+                if backend == "onnxruntime":
+                    self._runner = onnx_backend.OnnxSegmentation(self.model,
+                                                                 self.info.num_samples)
+                elif backend == "openvino":
+                    self._runner = openvino_backend.OpenVINOSegmentation(
+                        self.model, self.info.num_samples)
+                else:
+                    self._runner = self.model
+            except Exception as exc:  # noqa: BLE001  (any exporter or runtime failure)
+                if self.backend != "auto":
+                    raise
+                # "auto" is a speed-up, never a reason to fail: torch gives the same output
+                warnings.warn(f"the segmentation cannot run on {backend} here ({exc}); "
+                              f"using torch", DiarefineWarning, stacklevel=3)
                 self._runner = self.model
         return self._runner
 
