@@ -14,11 +14,14 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from diarefine.errors import DiarefineWarning
+
+T = TypeVar("T")
 
 #: Largest disagreement with torch accepted when a graph is loaded (float rounding of
 #: reordered sums is about 1e-5 on these models), relative to the largest output.
@@ -104,3 +107,17 @@ class Method(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+def or_torch(build: Callable[[], T], fallback: Callable[[], T], requested: str,
+             what: str) -> T:
+    """``build()`` (a model on an optional runtime); when that fails and the backend was
+    ``requested`` as "auto", a warning and ``fallback()`` (torch: the same output) instead,
+    since "auto" is a speed-up, never a reason to fail. A backend named explicitly raises."""
+    try:
+        return build()
+    except Exception as exc:  # noqa: BLE001  (any converter, exporter or runtime failure)
+        if requested != "auto":
+            raise
+        warnings.warn(f"{what} here ({exc}); using torch", DiarefineWarning, stacklevel=3)
+        return fallback()

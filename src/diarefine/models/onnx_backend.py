@@ -37,7 +37,6 @@ from diarefine.models.graph_cache import (
     graph_key,
     writable_cache,
 )
-from diarefine.models.graph_cache import example as example_input
 from diarefine.models.segmentation import PyanNetSegmentation
 
 #: Sessions of this process, by (key, threads).
@@ -90,21 +89,26 @@ def _session(model: bytes, threads: int) -> Any:
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def _cached_session(model: bytes, threads: int) -> Any:
+    """A session of a cached graph, or None when ONNX Runtime cannot read it (it is
+    exported again and overwritten)."""
+    try:
+        return _session(model, threads)
+    except Exception:  # noqa: BLE001  (onnxruntime's own exception types)
+        return None
+
+
 def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
            dynamic: tuple[int, ...], threads: int) -> Any:
     """The session: from the cached graph when there and agreeing with torch, else
     exported (and kept)."""
-    model = _load(key)
-    if model is not None:
-        try:
-            session = _session(model, threads)
-        except Exception:  # noqa: BLE001  (onnxruntime's own exception types): re-export
-            session = None
-        if session is not None and agrees(lambda x: _run(session, x), module, example):
+    cached = _load(key)
+    session = _cached_session(cached, threads) if cached is not None else None
+    if session is not None:
+        if agrees(lambda x: _run(session, x), module, example):
             return session
-        if session is not None:
-            warnings.warn(f"the cached ONNX graph {key} disagrees with torch; exporting it "
-                          f"again", DiarefineWarning, stacklevel=3)
+        warnings.warn(f"the cached ONNX graph {key} disagrees with torch; exporting it "
+                      f"again", DiarefineWarning, stacklevel=3)
     model = _export(module, example, dynamic)
     session = _session(model, threads)
     if not agrees(lambda x: _run(session, x), module, example):
@@ -165,15 +169,8 @@ class OnnxSegmentation:
     def __init__(self, model: PyanNetSegmentation, chunk: int, max_batch: int = 8) -> None:
         self.model = model
         self.max_batch = max_batch
-        # the check's input must look like the sinc convolution's output of speech-like
-        # audio: on standard normal features the LSTM is chaotic and any two kernels part
-        # ways (up to 0.69 in probability)
-        sincnet = model.sincnet
-        with torch.inference_mode():
-            sinc = sincnet.sinc_of_chunks(example_input(chunk + sincnet.stride), sincnet.stride,
-                                          2, chunk)
         self.rest = OnnxModule("segmentation-after-sinc", Method(model, model.from_sinc),
-                               sinc.clone(), dynamic=(0,))
+                               model.example_sinc(chunk), dynamic=(0,))
 
     def chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
                   ) -> torch.Tensor:

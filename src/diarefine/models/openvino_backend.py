@@ -210,9 +210,11 @@ class OpenVINOSegmentation:
         self.conv = CompiledModule("sinc-conv", conv, example_input(1, 1, 16000), [1, 1, -1])
         frames = model.num_frames(chunk)
         channels = model.lstm.input_size
+        with torch.inference_mode():
+            features = model.sincnet.after_sinc(model.example_sinc(chunk, count=1))
         self.rest = CompiledModule("segmentation-after-sincnet",
                                    Method(model, model.from_features),
-                                   example_input(1, channels, frames), [-1, channels, frames])
+                                   features.clone(), [-1, channels, frames])
 
     def chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
                   ) -> torch.Tensor:

@@ -213,6 +213,18 @@ class PyanNetSegmentation(nn.Module):
         """The network after the sinc convolution. Shape: (B, 80, N') -> (B, F, classes)."""
         return self.from_features(self.sincnet.after_sinc(sinc))
 
+    def example_sinc(self, length: int, count: int = 2) -> torch.Tensor:
+        """The sinc convolution of ``count`` chunks of ``length`` samples of a fixed random
+        waveform (count, 80, N'): an input like real ones for checking another backend
+        against torch. Standard normal features would not do: on them (8x the spread of
+        SincNet's output) the LSTM is chaotic and any two kernels part ways."""
+        stride = self.sincnet.stride
+        noise = torch.randn(length + (count - 1) * stride,
+                            generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            sinc = self.sincnet.sinc_of_chunks(noise, stride, count, length)
+        return sinc.clone()  # a normal tensor (tracing and exporting refuse inference ones)
+
     def from_features(self, features: torch.Tensor) -> torch.Tensor:
         """The network after SincNet. Shape: (B, 60, F) -> (B, F, classes)."""
         x, _ = self.lstm(features.transpose(1, 2))

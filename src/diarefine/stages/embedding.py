@@ -24,7 +24,6 @@ reliability-weights correction; fewer than two frames give a standard deviation 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -35,7 +34,6 @@ from numpy.typing import NDArray
 
 from diarefine.config import EmbeddingConfig
 from diarefine.core.frames import FrameGrid
-from diarefine.errors import DiarefineWarning
 from diarefine.features.fbank import compute_fbank, subtract_mean
 from diarefine.models.campplus import CAMPPlus
 from diarefine.models.pretrained import EmbeddingInfo
@@ -141,18 +139,16 @@ class Embedder:
 
     def _build_trunk(self) -> Callable[[torch.Tensor], torch.Tensor]:
         from diarefine.models import openvino_backend
+        from diarefine.models.graph_cache import or_torch
+
+        def plain() -> Callable[[torch.Tensor], torch.Tensor]:
+            return fused_trunk(self.model) if self.config.fuse else self.model.trunk
 
         if openvino_backend.resolve(self.config.backend, self.device) == "openvino":
-            try:
-                # inputs too short for OpenVINO (under 2 s) are cheap: the plain trunk
-                return openvino_backend.OpenVINOTrunk(self.model, self.model.trunk)
-            except Exception as exc:  # noqa: BLE001  (any converter or runtime failure)
-                if self.config.backend != "auto":
-                    raise
-                # "auto" is a speed-up, never a reason to fail: torch gives the same output
-                warnings.warn(f"the CAM++ trunk cannot run on OpenVINO here ({exc}); using "
-                              f"torch", DiarefineWarning, stacklevel=3)
-        return fused_trunk(self.model) if self.config.fuse else self.model.trunk
+            # inputs too short for OpenVINO (under 2 s) are cheap: the plain trunk
+            return or_torch(lambda: openvino_backend.OpenVINOTrunk(self.model, self.model.trunk),
+                            plain, self.config.backend, "the CAM++ trunk cannot run on OpenVINO")
+        return plain()
 
     def __call__(self, waveform: NDArray[np.float32], scores: ChunkScores,
                  hook: Hook = no_hook) -> ChunkEmbeddings:

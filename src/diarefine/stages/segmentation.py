@@ -11,15 +11,15 @@ powerset scores are decoded to the activity of the 3 local speakers (:func:`deco
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from diarefine.errors import DiarefineError, DiarefineWarning
+from diarefine.errors import DiarefineError
 from diarefine.models import onnx_backend, openvino_backend
+from diarefine.models.graph_cache import or_torch
 from diarefine.models.pretrained import SegmentationInfo
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
 from diarefine.stages.base import ChunkScores, Hook, no_hook
@@ -106,22 +106,13 @@ class Segmenter:
         (built once)."""
         if self._runner is None:
             backend = resolve_backend(self.backend, self.device)
-            try:
-                if backend == "onnxruntime":
-                    self._runner = onnx_backend.OnnxSegmentation(self.model,
-                                                                 self.info.num_samples)
-                elif backend == "openvino":
-                    self._runner = openvino_backend.OpenVINOSegmentation(
-                        self.model, self.info.num_samples)
-                else:
-                    self._runner = self.model
-            except Exception as exc:  # noqa: BLE001  (any exporter or runtime failure)
-                if self.backend != "auto":
-                    raise
-                # "auto" is a speed-up, never a reason to fail: torch gives the same output
-                warnings.warn(f"the segmentation cannot run on {backend} here ({exc}); "
-                              f"using torch", DiarefineWarning, stacklevel=3)
-                self._runner = self.model
+            chunk = self.info.num_samples
+            builders = {"onnxruntime": lambda: onnx_backend.OnnxSegmentation(self.model, chunk),
+                        "openvino": lambda: openvino_backend.OpenVINOSegmentation(self.model,
+                                                                                  chunk)}
+            self._runner = or_torch(builders.get(backend, lambda: self.model),
+                                    lambda: self.model, self.backend,
+                                    f"the segmentation cannot run on {backend}")
         return self._runner
 
     def __call__(self, waveform: NDArray[np.float32], hook: Hook = no_hook) -> ChunkScores:
