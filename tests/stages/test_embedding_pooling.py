@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+import diarefine.stages.embedding as embedding
 from diarefine.core.frames import FrameGrid
 from diarefine.models.campplus import CAMPPlus
 from diarefine.models.pretrained import EmbeddingInfo
 from diarefine.stages.base import ChunkScores
-from diarefine.stages.embedding import Embedder, speaker_masks
+from diarefine.stages.embedding import Embedder, _mean_where, speaker_masks
 
 SEG_GRID = FrameGrid(start=0.0, step=0.016875, duration=0.0619375)
 TRUNK_GRID = FrameGrid(start=-0.5, step=0.02, duration=1.025)
@@ -89,3 +90,40 @@ def test_pooling_does_not_depend_on_how_the_frames_are_cut_into_windows() -> Non
             windows = [(a, x[a:b]) for a, b in zip(edges[:-1], edges[1:])]
             np.testing.assert_allclose(embedder.pool_windows(windows, scores, masks), whole,
                                        rtol=1e-5, atol=1e-5, err_msg=f"cuts {cuts}")
+
+
+def test_statistics_taken_in_blocks_of_rows_equal_all_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = _embedder()
+    scores = _scores(num_chunks=9, step=2.5, seed=5)
+    masks, _, _ = speaker_masks(scores, 0.5, True)
+    x = np.random.default_rng(6).normal(size=(1600, _channels(embedder)))
+    with torch.inference_mode():
+        whole = embedder.pool_windows([(0, x)], scores, masks)
+        monkeypatch.setattr(embedding, "STATS_ROWS", 4)  # 27 rows: 7 blocks, the last of 3
+        blocks = embedder.pool_windows([(0, x)], scores, masks)
+    np.testing.assert_array_equal(blocks, whole)
+
+
+def test_mean_where_is_the_mean_of_the_selected_rows_or_of_all() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(loc=-8.0, size=(3001, 80)).astype(np.float32)
+    rows = rng.random(3001) > 0.4
+    np.testing.assert_allclose(_mean_where(x, rows)[0], x[rows].astype(np.float64).mean(0),
+                               rtol=1e-6)
+    np.testing.assert_allclose(_mean_where(x, np.zeros(3001, bool))[0],
+                               x.astype(np.float64).mean(0), rtol=1e-6)
+    assert _mean_where(x, rows).shape == (1, 80) and _mean_where(x, rows).dtype == np.float32
+
+
+def test_embed_of_features_equals_the_call_on_samples() -> None:
+    embedder = _embedder()
+    scores = _scores(num_chunks=3, step=2.5, seed=8)
+    samples = np.random.default_rng(9).normal(scale=0.1, size=15 * 16000).astype(np.float32)
+    features = embedder.features(samples)
+    assert features.shape == (1498, 80)
+    with torch.inference_mode():
+        direct = embedder(samples, scores)
+        split = embedder.embed(features.copy(), scores)
+    np.testing.assert_array_equal(split.data, direct.data)
+    np.testing.assert_array_equal(split.present, direct.present)

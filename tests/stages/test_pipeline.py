@@ -321,6 +321,35 @@ def test_lossy_and_resampled_variants_agree(pipeline: DiarizationPipeline, audio
     assert abs(der(reference, out.diarization) - der(reference, base.diarization)) < 0.03
 
 
+def test_a_files_samples_are_freed_before_the_embeddings(
+        pipeline: DiarizationPipeline, audio_dir: Path, baseline: Run,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read from a file, the samples are dropped once the features are taken (a 2-hour
+    file's 460 MB); the caller's own array is left alone."""
+    import weakref
+
+    import diarefine.stages.pipeline as module
+
+    loaded: list[weakref.ref[np.ndarray]] = []
+    original = module.load_audio
+
+    def load(path: Path, rate: int) -> np.ndarray:
+        samples = original(path, rate)
+        loaded.append(weakref.ref(samples))
+        return samples
+
+    alive: dict[str, bool] = {}
+
+    def hook(name: str, _: object) -> None:
+        if name in ("segmentation", "embeddings"):
+            alive[name] = loaded[0]() is not None
+
+    monkeypatch.setattr(module, "load_audio", load)
+    out = pipeline(audio_dir / "float.wav", hook=hook)
+    assert alive == {"segmentation": True, "embeddings": False}
+    assert_same_turns(out.diarization, baseline[0].diarization)
+
+
 def test_numpy_array_input(pipeline: DiarizationPipeline, waveform: np.ndarray,
                            baseline: Run) -> None:
     base, _ = baseline

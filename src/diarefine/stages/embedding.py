@@ -41,6 +41,7 @@ from diarefine.stages.base import ChunkEmbeddings, ChunkScores, Hook, no_hook
 
 WINDOW = 3000  # fbank frames per trunk window (30 s)
 MARGIN = 200  # fbank frames of context on each side (2 s)
+STATS_ROWS = 4096  # (chunk, speaker) statistics turned into mean and std at a time
 
 
 def speaker_masks(scores: ChunkScores, min_speech: float,
@@ -73,6 +74,15 @@ def pooled_stats(s1: NDArray, s2: NDArray, v1: NDArray, v2: NDArray,
     var = np.maximum(s2 - v1c * mean**2, 0.0) / np.maximum(denom, 1e-8)
     std = np.where(denom > 1e-6, np.sqrt(var), eps)
     return np.concatenate([mean, std], axis=1).astype(np.float32)
+
+
+def _mean_where(features: NDArray[np.float32], rows: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Mean (1, D) of the rows of ``features`` (T, D) where ``rows`` (T,) holds (all rows if
+    none does), summed in float64 without copying the selected rows."""
+    if not rows.any():
+        rows = np.ones(len(features), dtype=bool)
+    mean = np.mean(features, axis=0, where=rows[:, None], dtype=np.float64, keepdims=True)
+    return np.asarray(mean, dtype=np.float32)
 
 
 class _Trunk(torch.nn.Module):
@@ -153,12 +163,23 @@ class Embedder:
     def __call__(self, waveform: NDArray[np.float32], scores: ChunkScores,
                  hook: Hook = no_hook) -> ChunkEmbeddings:
         """waveform (num_samples,) + scores (C, F, K) -> ChunkEmbeddings (C, K, 192)."""
+        return self.embed(self.features(waveform), scores, hook)
+
+    def features(self, waveform: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The CAM++ input features of the whole recording, not yet mean-normalised:
+        (T, 80) fbank. All :meth:`embed` needs of the audio: a caller that owns the
+        samples can free them before the trunk runs (half their size is kept)."""
+        return compute_fbank(waveform, self.info.fbank, mean_normalize=False)
+
+    def embed(self, fbank: NDArray[np.float32], scores: ChunkScores,
+              hook: Hook = no_hook) -> ChunkEmbeddings:
+        """:meth:`features` (T, 80) + scores (C, F, K) -> ChunkEmbeddings (C, K, 192).
+        Normalises ``fbank`` in place (trunk mode)."""
         masks, present, reliable = speaker_masks(scores, self.config.min_speech,
                                                  self.config.exclude_overlap)
         num_chunks, _, local = masks.shape
         data = np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
         if present.any():
-            fbank = compute_fbank(waveform, self.info.fbank, mean_normalize=False)
             with torch.inference_mode():
                 if self.config.mode == "chunk":
                     data = self._by_chunk(fbank, scores, masks, hook)
@@ -167,8 +188,7 @@ class Embedder:
                     # mean over the speech only (digital silence has log-mel log(eps)),
                     # subtracted in place: one copy of the features in memory
                     speech = needed[np.arange(len(fbank)) // 2]
-                    fbank -= fbank[speech].mean(axis=0, keepdims=True) if speech.any() \
-                        else fbank.mean(axis=0, keepdims=True)
+                    fbank -= _mean_where(fbank, speech)
                     windows = self.trunk_windows(fbank, needed)
                     data = self.pool_windows(windows, scores, masks, hook)
                 else:
@@ -253,8 +273,11 @@ class Embedder:
         hook("progress/embedding", (num_chunks, num_chunks))
         if s1 is None:
             return np.zeros((num_chunks, local, self.info.dimension), dtype=np.float32)
-        stats = torch.from_numpy(pooled_stats(s1, s2, v1, v2)).to(self.device)
-        emb = self.model.xvector.dense(stats).cpu().numpy()
+        stats = np.empty((len(v1), 2 * s1.shape[1]), dtype=np.float32)
+        for a in range(0, len(v1), STATS_ROWS):  # bounded temporaries on long recordings
+            rows = slice(a, a + STATS_ROWS)
+            stats[rows] = pooled_stats(s1[rows], s2[rows], v1[rows], v2[rows])
+        emb = self.model.xvector.dense(torch.from_numpy(stats).to(self.device)).cpu().numpy()
         return emb.reshape(num_chunks, local, -1).astype(np.float32)
 
     def _by_chunk(self, fbank: NDArray, scores: ChunkScores, masks: NDArray,

@@ -89,25 +89,28 @@ class DiarizationPipeline:
         """Diarize a file, or 16 kHz mono float32 samples (num_samples,)."""
         constraints = SpeakerConstraints(num_speakers, min_speakers or 1, max_speakers)
         if isinstance(audio, (str, Path)):
-            uri = uri or Path(audio).stem
-            waveform = load_audio(audio, SAMPLE_RATE)
-        else:
-            waveform = np.asarray(audio, dtype=np.float32)
-            if waveform.ndim != 1:
-                raise ValueError(f"expected mono 16 kHz samples of shape (num_samples,), got "
-                                 f"{waveform.shape}; average the channels first")
-        uri = uri or "audio"
+            # no name here keeps the samples: _diarize frees them once they are analysed
+            return self._diarize(load_audio(audio, SAMPLE_RATE), uri or Path(audio).stem,
+                                 constraints, hook)
+        waveform = np.asarray(audio, dtype=np.float32)
+        if waveform.ndim != 1:
+            raise ValueError(f"expected mono 16 kHz samples of shape (num_samples,), got "
+                             f"{waveform.shape}; average the channels first")
+        return self._diarize(waveform, uri or "audio", constraints, hook)
+
+    def _diarize(self, waveform: NDArray[np.float32], uri: str,
+                 constraints: SpeakerConstraints, hook: Hook) -> DiarizeOutput:
         duration = len(waveform) / SAMPLE_RATE
         reason = _unusable(waveform, duration)
         if reason:
-            warnings.warn(f"{uri}: {reason}; empty diarization", DiarefineWarning, stacklevel=2)
+            warnings.warn(f"{uri}: {reason}; empty diarization", DiarefineWarning, stacklevel=3)
             return DiarizeOutput(Annotation(uri), Annotation(uri), {}, duration)
-        return self._diarize(waveform, uri, duration, constraints, hook)
-
-    def _diarize(self, waveform: NDArray[np.float32], uri: str, duration: float,
-                 constraints: SpeakerConstraints, hook: Hook) -> DiarizeOutput:
         scores = self.segmenter(waveform, hook)
-        embeddings = self.embedder(waveform, scores, hook)
+        features = self.embedder.features(waveform)
+        # the embeddings need only the features (half the size of the samples): a file's
+        # samples, referenced from here alone, are freed before the CAM++ trunk runs
+        del waveform
+        embeddings = self.embedder.embed(features, scores, hook)
         labels = self.clusterer(embeddings.data[embeddings.reliable], constraints)
         if len(labels) == 0 and embeddings.present.any():
             # nothing long enough to cluster: one speaker per recording is the best guess
@@ -135,7 +138,7 @@ def _unusable(waveform: NDArray[np.float32], duration: float) -> str | None:
         return "empty audio"
     if duration < MIN_DURATION:
         return f"audio shorter than {MIN_DURATION} s ({duration:.3f} s)"
-    if float(np.max(np.abs(waveform))) < SILENCE_PEAK:
+    if max(float(waveform.max()), -float(waveform.min())) < SILENCE_PEAK:  # no |x| copy
         return "silent audio"
     return None
 
