@@ -19,9 +19,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from diarefine.errors import DiarefineWarning
+from diarefine.errors import DiarefineError, DiarefineWarning
 
 T = TypeVar("T")
+R = TypeVar("R")  # a runtime's compiled model or session
 
 #: Largest disagreement with torch accepted when a graph is loaded (float rounding of
 #: reordered sums is about 1e-5 on these models), relative to the largest output.
@@ -88,6 +89,27 @@ def agrees(run: Callable[[np.ndarray], np.ndarray], module: torch.nn.Module,
     got = run(example.numpy())
     return got.shape == expected.shape and bool(
         np.abs(got - expected).max() <= TOLERANCE * max(1.0, float(np.abs(expected).max())))
+
+
+def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
+                  example: torch.Tensor, cached: Callable[[], R | None],
+                  fresh: Callable[[], tuple[R, Callable[[], None]]],
+                  runner: Callable[[R], Callable[[np.ndarray], np.ndarray]]) -> R:
+    """A ``runtime``'s model of ``module``: ``cached()`` (from the cache folder, None when
+    absent or unreadable) if it agrees with torch on ``example``; else ``fresh()`` (a
+    model converted now, and how to keep it), which must agree, and is then kept."""
+    model = cached()
+    if model is not None:
+        if agrees(runner(model), module, example):
+            return model
+        warnings.warn(f"the cached {runtime} graph {key} disagrees with torch; converting "
+                      f"it again", DiarefineWarning, stacklevel=4)
+    model, keep = fresh()
+    if not agrees(runner(model), module, example):
+        raise DiarefineError(f"{runtime}'s {name} disagrees with torch by more than "
+                             f"{TOLERANCE} (relative); use backend = \"torch\"")
+    keep()
+    return model
 
 
 def example(*shape: int) -> torch.Tensor:

@@ -21,19 +21,19 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from diarefine.errors import DiarefineError, DiarefineWarning
+from diarefine.errors import DiarefineError
 from diarefine.models.graph_cache import (
-    TOLERANCE,
     Method,
-    agrees,
     cache_dir,
     cannot_keep,
+    checked_build,
     graph_key,
     writable_cache,
 )
@@ -102,20 +102,17 @@ def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
            dynamic: tuple[int, ...], threads: int) -> Any:
     """The session: from the cached graph when there and agreeing with torch, else
     exported (and kept)."""
-    cached = _load(key)
-    session = _cached_session(cached, threads) if cached is not None else None
-    if session is not None:
-        if agrees(lambda x: _run(session, x), module, example):
-            return session
-        warnings.warn(f"the cached ONNX graph {key} disagrees with torch; exporting it "
-                      f"again", DiarefineWarning, stacklevel=3)
-    model = _export(module, example, dynamic)
-    session = _session(model, threads)
-    if not agrees(lambda x: _run(session, x), module, example):
-        raise DiarefineError(f"ONNX Runtime's {name} disagrees with torch by more than "
-                             f"{TOLERANCE} (relative); use backend = \"torch\"")
-    _save(key, model)
-    return session
+
+    def cached() -> Any:
+        model = _load(key)
+        return _cached_session(model, threads) if model is not None else None
+
+    def fresh() -> tuple[Any, Callable[[], None]]:
+        model = _export(module, example, dynamic)
+        return _session(model, threads), lambda: _save(key, model)
+
+    return checked_build("ONNX Runtime", name, key, module, example, cached, fresh,
+                         lambda session: lambda x: _run(session, x))
 
 
 def _export(module: torch.nn.Module, example: torch.Tensor, dynamic: tuple[int, ...]) -> bytes:

@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from diarefine.errors import DiarefineError, DiarefineWarning
+from diarefine.errors import DiarefineError
 from diarefine.models.campplus import CAMPPlus, ContextGatedConv
 from diarefine.models.graph_cache import (  # noqa: F401  (cache_dir, graph_key: public here too)
-    TOLERANCE,
     Method,
-    agrees,
     cache_dir,
     cannot_keep,
+    checked_build,
     graph_key,
     writable_cache,
 )
@@ -98,20 +97,16 @@ def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
     folder = writable_cache("OpenVINO")
     if folder is not None:  # OpenVINO's own cache of compiled graphs: 1.2 -> 0.3 s
         core.set_property({"CACHE_DIR": str(folder / "compiled")})
-    graph = _load(key)
-    if graph is not None:
-        compiled = core.compile_model(graph, "CPU", options)
-        if agrees(_runner(compiled), module, example):
-            return compiled
-        warnings.warn(f"the cached OpenVINO graph {key} disagrees with torch; converting "
-                      f"it again", DiarefineWarning, stacklevel=3)
-    graph = _convert(module, example, shape)
-    compiled = core.compile_model(graph, "CPU", options)
-    if not agrees(_runner(compiled), module, example):
-        raise DiarefineError(f"OpenVINO's {name} disagrees with torch by more than "
-                             f"{TOLERANCE} (relative); use backend = \"torch\"")
-    _save(key, graph)
-    return compiled
+
+    def cached() -> Any:
+        graph = _load(key)
+        return None if graph is None else core.compile_model(graph, "CPU", options)
+
+    def fresh() -> tuple[Any, Callable[[], None]]:
+        graph = _convert(module, example, shape)
+        return core.compile_model(graph, "CPU", options), lambda: _save(key, graph)
+
+    return checked_build("OpenVINO", name, key, module, example, cached, fresh, _runner)
 
 
 def _convert(module: torch.nn.Module, example: torch.Tensor, shape: list[int]) -> Any:

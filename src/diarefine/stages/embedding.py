@@ -35,7 +35,9 @@ from numpy.typing import NDArray
 from diarefine.config import EmbeddingConfig
 from diarefine.core.frames import FrameGrid
 from diarefine.features.fbank import compute_fbank, subtract_mean
+from diarefine.models import openvino_backend
 from diarefine.models.campplus import CAMPPlus
+from diarefine.models.graph_cache import or_torch, recover
 from diarefine.models.pretrained import EmbeddingInfo
 from diarefine.stages.base import ChunkEmbeddings, ChunkScores, Hook, no_hook
 
@@ -143,17 +145,13 @@ class Embedder:
     def trunk(self, fbank: torch.Tensor) -> torch.Tensor:
         """CAM++ trunk features (B, T, 80) -> (B, 512, ceil(T/2)), by the configured
         backend (torch: batch-norms folded when ``fuse``)."""
-        from diarefine.models.openvino_backend import OpenVINOTrunk
-
         if self._trunk is None:
             self._trunk = self._build_trunk()
         try:
             return self._trunk(fbank)
         except Exception as exc:  # noqa: BLE001  (any runtime failure)
-            if not isinstance(self._trunk, OpenVINOTrunk):
+            if not isinstance(self._trunk, openvino_backend.OpenVINOTrunk):
                 raise
-            from diarefine.models.graph_cache import recover
-
             # "auto": torch for this and every later call (a named backend raises)
             recover(exc, self.config.backend, "the CAM++ trunk failed on OpenVINO")
             self._trunk = self._torch_trunk()
@@ -163,9 +161,6 @@ class Embedder:
         return fused_trunk(self.model) if self.config.fuse else self.model.trunk
 
     def _build_trunk(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        from diarefine.models import openvino_backend
-        from diarefine.models.graph_cache import or_torch
-
         if openvino_backend.resolve(self.config.backend, self.device) == "openvino":
             # inputs too short for OpenVINO (under 2 s) are cheap: the plain trunk
             return or_torch(lambda: openvino_backend.OpenVINOTrunk(self.model, self.model.trunk),
