@@ -102,6 +102,32 @@ class ReconstructionConfig:
 
 
 @dataclass(frozen=True)
+class ReassignmentConfig:
+    #: How much short-window embeddings decide which speaker talks where one speaker does
+    #: (diarefine.stages.reassign): activation = (1 - weight) * the chunks' + weight *
+    #: softmax(cosine to each speaker / temperature). 0 turns the stage off.
+    weight: float = 0.7
+    #: Seconds of audio around each window centre (its whole width).
+    window: float = 1.0
+    #: Seconds between window centres.
+    hop: float = 0.1
+    #: A window is used when it holds at least this many seconds of single-speaker speech.
+    min_speech: float = 0.3
+    temperature: float = 0.1
+    #: Each speaker's reference for the windows: the mean of its windows where the
+    #: chunks' activation of it exceeds this (its chunk centroid if it has under 5).
+    confident: float = 0.7
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ConfigError(f"[reassignment] weight must lie in [0, 1], got {self.weight}")
+        for key in ("window", "hop", "temperature"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"[reassignment] {key} must be > 0, got "
+                                  f"{getattr(self, key)}")
+
+
+@dataclass(frozen=True)
 class PostProcessConfig:
     median_filter: int = 1
     min_duration_on: float = 0.0
@@ -115,6 +141,7 @@ class PipelineConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+    reassignment: ReassignmentConfig = field(default_factory=ReassignmentConfig)
     postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
 
     @classmethod

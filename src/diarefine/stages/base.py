@@ -5,9 +5,11 @@ Stage chain (one typed call each)::
     waveform (num_samples,) float32 at 16 kHz
       -> Segmenter        -> ChunkScores      (num_chunks, num_frames, local_speakers)
       -> Embedder         -> ChunkEmbeddings  (num_chunks, local_speakers, dimension)
+                             (+ WindowEmbeddings (num_windows, dimension), same trunk pass)
       -> Clusterer        -> labels           (num_active,)  [on the active embeddings]
       -> assignment       -> (num_chunks, local_speakers) global speaker or -1
       -> Reconstructor    -> FrameScores      (num_frames_total, num_speakers) + count
+      -> reassign         -> FrameScores      [single-speaker frames, by the windows]
       -> PostProcessor    -> Annotation (overlap allowed) and an exclusive one
 """
 

@@ -40,6 +40,7 @@ from diarefine.models.campplus import CAMPPlus
 from diarefine.models.graph_cache import or_torch, recover
 from diarefine.models.pretrained import EmbeddingInfo
 from diarefine.stages.base import ChunkEmbeddings, ChunkScores, Hook, no_hook
+from diarefine.stages.windows import WindowPooler, pooled_stats
 
 WINDOW = 3000  # fbank frames per trunk window (30 s)
 MARGIN = 200  # fbank frames of context on each side (2 s)
@@ -62,20 +63,6 @@ def speaker_masks(scores: ChunkScores, min_speech: float,
         masks = np.where(enough[:, None, :], clean, activity)
     reliable = masks.sum(axis=1) >= min_frames
     return masks.astype(np.float32), present, reliable
-
-
-def pooled_stats(s1: NDArray, s2: NDArray, v1: NDArray, v2: NDArray,
-                 eps: float = 1e-2) -> NDArray[np.float32]:
-    """Mean and std from accumulated ``sum w x``, ``sum w x^2``, ``sum w``, ``sum w^2``.
-
-    Shapes: s1, s2 (N, C); v1, v2 (N,) -> (N, 2C).
-    """
-    v1c = np.maximum(v1, 1e-8)[:, None]
-    mean = s1 / v1c
-    denom = (v1 - v2 / np.maximum(v1, 1e-8))[:, None]
-    var = np.maximum(s2 - v1c * mean**2, 0.0) / np.maximum(denom, 1e-8)
-    std = np.where(denom > 1e-6, np.sqrt(var), eps)
-    return np.concatenate([mean, std], axis=1).astype(np.float32)
 
 
 def _mean_where(features: NDArray[np.float32], rows: NDArray[np.bool_]) -> NDArray[np.float32]:
@@ -116,6 +103,14 @@ def fused_trunk(model: CAMPPlus) -> torch.nn.Module:
                 node.kwargs = {**node.kwargs, "inplace": True}
     graph_module.recompile()
     return graph_module.to(memory_format=torch.channels_last)
+
+
+def _tap(windows: Iterable[tuple[int, NDArray[np.float64]]], pooler: WindowPooler
+         ) -> Iterator[tuple[int, NDArray[np.float64]]]:
+    """The trunk blocks of ``windows``, each also given to ``pooler``."""
+    for first, x in windows:
+        pooler.add(first, x)
+        yield first, x
 
 
 def trunk_spans(needed: NDArray[np.bool_], window: int, bridge: int) -> list[tuple[int, int]]:
@@ -180,9 +175,10 @@ class Embedder:
         return compute_fbank(waveform, self.info.fbank, mean_normalize=False)
 
     def embed(self, fbank: NDArray[np.float32], scores: ChunkScores,
-              hook: Hook = no_hook) -> ChunkEmbeddings:
+              hook: Hook = no_hook, pooler: WindowPooler | None = None) -> ChunkEmbeddings:
         """:meth:`features` (T, 80) + scores (C, F, K) -> ChunkEmbeddings (C, K, 192).
-        Normalises ``fbank`` in place (trunk mode)."""
+        Normalises ``fbank`` in place (trunk mode). A ``pooler`` (:meth:`window_pooler`)
+        is fed every trunk block as it is computed (trunk mode only)."""
         masks, present, reliable = speaker_masks(scores, self.config.min_speech,
                                                  self.config.exclude_overlap)
         num_chunks, _, local = masks.shape
@@ -198,12 +194,34 @@ class Embedder:
                     speech = needed[np.arange(len(fbank)) // 2]
                     fbank -= _mean_where(fbank, speech)
                     windows = self.trunk_windows(fbank, needed)
+                    if pooler is not None:
+                        windows = _tap(windows, pooler)
                     data = self.pool_windows(windows, scores, masks, hook)
                 else:
                     raise ValueError(f"unknown embedding mode {self.config.mode!r}")
         out = ChunkEmbeddings(data, present, reliable)
         hook("embeddings", out)
         return out
+
+    def window_pooler(self, single: NDArray[np.bool_], grid: FrameGrid, num_fbank: int,
+                      window: float, hop: float, min_speech: float) -> WindowPooler:
+        """A :class:`WindowPooler` over the trunk frames of a recording of ``num_fbank``
+        fbank frames, weighting the frames nearest to the ``single`` (T,) frames of
+        ``grid`` (where one speaker talks); windows ``window`` s wide every ``hop`` s."""
+        trunk = self.info.trunk_grid
+        total_t = (num_fbank + 1) // 2
+        weights = np.zeros(total_t, dtype=bool)
+        if len(single):
+            weights = single[grid.nearest(trunk.center(np.arange(total_t)), len(single))]
+        half = int(round(window / 2 / trunk.step))
+        step = max(1, int(round(hop / trunk.step)))
+
+        def embed(stats: NDArray[np.float32]) -> NDArray[np.float32]:
+            with torch.inference_mode():
+                out = self.model.xvector.dense(torch.from_numpy(stats).to(self.device))
+            return out.cpu().numpy().astype(np.float32)
+
+        return WindowPooler(weights.astype(np.float64), trunk, half, step, min_speech, embed)
 
     def _trunk_weights(self, scores: ChunkScores, masks: NDArray, c: int,
                        grid: FrameGrid, first: int, count: int) -> NDArray[np.float32]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from diarefine.config import PipelineConfig, ReconstructionConfig
+from diarefine.config import PipelineConfig, ReassignmentConfig, ReconstructionConfig
 from diarefine.core.annotation import Annotation
 from diarefine.errors import DiarefineWarning
 from diarefine.io.audio import SAMPLE_RATE, load_audio
@@ -36,7 +36,8 @@ from diarefine.stages.clustering import Clusterer, build_clusterer
 from diarefine.stages.clustering.assign import assign_chunks
 from diarefine.stages.embedding import Embedder
 from diarefine.stages.postprocess import PostProcessor
-from diarefine.stages.reconstruction import reconstruct
+from diarefine.stages.reassign import reassign
+from diarefine.stages.reconstruction import reconstruct, speaker_count
 from diarefine.stages.segmentation import Segmenter, resolve_backend
 
 MIN_DURATION = 0.5  # seconds; shorter recordings are not diarized
@@ -50,6 +51,7 @@ class DiarizationPipeline:
     clusterer: Clusterer
     postprocessor: PostProcessor = field(default_factory=PostProcessor)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+    reassignment: ReassignmentConfig = field(default_factory=ReassignmentConfig)
 
     @classmethod
     def from_pretrained(cls, config: PipelineConfig | None = None,
@@ -75,6 +77,7 @@ class DiarizationPipeline:
             build_clusterer(config.clustering.method, **config.clustering.params),
             PostProcessor(**vars(config.postprocess)),
             config.reconstruction,
+            config.reassignment,
         )
 
     def __call__(
@@ -110,7 +113,15 @@ class DiarizationPipeline:
         # the embeddings need only the features (half the size of the samples): a file's
         # samples, referenced from here alone, are freed before the CAM++ trunk runs
         del waveform
-        embeddings = self.embedder.embed(features, scores, hook)
+        pooler = None
+        if self.reassignment.weight > 0 and self.embedder.config.mode == "trunk":
+            # short windows where one speaker talks, pooled from the same trunk pass
+            counts, grid = speaker_count(scores, duration, constraints.max_speakers,
+                                         **vars(self.reconstruction))
+            pooler = self.embedder.window_pooler(
+                counts == 1, grid, len(features), self.reassignment.window,
+                self.reassignment.hop, self.reassignment.min_speech)
+        embeddings = self.embedder.embed(features, scores, hook, pooler)
         labels = self.clusterer(embeddings.data[embeddings.reliable], constraints)
         if len(labels) == 0 and embeddings.present.any():
             # nothing long enough to cluster: one speaker per recording is the best guess
@@ -123,6 +134,11 @@ class DiarizationPipeline:
         frame_scores = reconstruct(scores, assignment, len(centroids), duration,
                                    constraints.max_speakers, **vars(self.reconstruction))
         hook("reconstruction", frame_scores)
+        if pooler is not None:
+            windows = pooler.result()
+            hook("windows", windows)
+            frame_scores = reassign(frame_scores, windows, centroids, self.reassignment)
+            hook("reassignment", frame_scores)
         names = [f"SPEAKER_{k:02d}" for k in range(len(centroids))]
         diarization, exclusive = self.postprocessor(frame_scores, uri, names)
         diarization, exclusive = _clip(diarization, duration), _clip(exclusive, duration)

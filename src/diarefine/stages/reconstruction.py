@@ -44,39 +44,47 @@ def reconstruct(
     ``weighting="hamming"`` weights each chunk's frames by a Hamming window when averaging,
     trusting the middle of a chunk (more context) over its edges.
     """
-    num_chunks, num_frames, _ = scores.data.shape
-    grid = scores.frames
-    total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
-    offsets = global_frame_offsets(scores)
-    total = max(total, int(offsets[-1]) + num_frames if num_chunks else 0)
+    counts, grid = speaker_count(scores, duration, max_count, weighting, count,
+                                 speech_threshold, overlap_threshold)
+    offsets, weight, covered = _layout(scores, len(counts), weighting)
+    num_frames = scores.data.shape[1]
+    activity = np.zeros((len(counts), max(num_speakers, 0)), dtype=np.float64)
+    for c in range(scores.num_chunks):
+        window = slice(offsets[c], offsets[c] + num_frames)
+        for k in np.flatnonzero(assignment[c] >= 0):
+            s = assignment[c, k]
+            activity[window, s] = activity[window, s] + weight * scores.data[c][:, k]
+    return FrameScores((activity / covered[:, None]).astype(np.float32), counts, grid)
+
+
+def speaker_count(
+    scores: ChunkScores, duration: float, max_count: int | None = None,
+    weighting: str = _DEFAULTS.weighting, count: str = _DEFAULTS.count,
+    speech_threshold: float = _DEFAULTS.speech_threshold,
+    overlap_threshold: float = _DEFAULTS.overlap_threshold,
+) -> tuple[NDArray[np.int64], FrameGrid]:
+    """The number of simultaneous speakers at each global frame (step 1 above), and the
+    global frame grid. Needs no clustering: known as soon as the segmentation is."""
     if count not in ("active", "powerset"):
         raise ValueError(f"count must be 'active' or 'powerset', not {count!r}")
     if count == "powerset" and scores.count_probs is None:
         raise ValueError("count='powerset' needs ChunkScores.count_probs")
-    activity = np.zeros((total, max(num_speakers, 0)), dtype=np.float64)
+    grid = scores.frames
+    num_frames = scores.data.shape[1]
+    total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
+    if scores.num_chunks:
+        total = max(total, int(global_frame_offsets(scores)[-1]) + num_frames)
+    offsets, weight, covered = _layout(scores, total, weighting)
     # "powerset": summed P(0, 1, ... M speakers) per frame; "active": summed active count
     speech = np.zeros((total, scores.count_probs.shape[2]) if count == "powerset" else total,
                       dtype=np.float64)
-    coverage = np.zeros(total, dtype=np.float64)
     active = scores.active
-    if weighting == "hamming":
-        weight = np.hamming(num_frames) + 1e-3
-    elif weighting == "uniform":
-        weight = np.ones(num_frames)
-    else:
-        raise ValueError(f"weighting must be 'uniform' or 'hamming', not {weighting!r}")
-    for c in range(num_chunks):
+    for c in range(scores.num_chunks):
         window = slice(offsets[c], offsets[c] + num_frames)
-        local = scores.data[c]
-        coverage[window] += weight
         if count == "powerset":
             speech[window] += weight[:, None] * scores.count_probs[c]
         else:
             speech[window] += weight * active[c].sum(axis=1)
-        for k in np.flatnonzero(assignment[c] >= 0):
-            s = assignment[c, k]
-            activity[window, s] = activity[window, s] + weight * local[:, k]
-    covered = np.where(coverage > 0, coverage, 1.0)
     if count == "powerset":
         at_least = np.cumsum((speech / covered[:, None])[:, ::-1], axis=1)[:, ::-1]  # P(>= k)
         thresholds = np.full(at_least.shape[1] - 1, overlap_threshold)
@@ -86,5 +94,22 @@ def reconstruct(
         counts = np.rint(speech / covered).astype(np.int64)
     if max_count is not None:
         counts = np.minimum(counts, max_count)
-    return FrameScores((activity / covered[:, None]).astype(np.float32), counts,
-                       FrameGrid(0.0, grid.step, grid.duration))
+    return counts, FrameGrid(0.0, grid.step, grid.duration)
+
+
+def _layout(scores: ChunkScores, total: int, weighting: str
+            ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Each chunk's first global frame, the weight of a chunk's frames, and the summed
+    weight over the chunks covering each of the ``total`` global frames (1 where none)."""
+    num_frames = scores.data.shape[1]
+    if weighting == "hamming":
+        weight = np.hamming(num_frames) + 1e-3
+    elif weighting == "uniform":
+        weight = np.ones(num_frames)
+    else:
+        raise ValueError(f"weighting must be 'uniform' or 'hamming', not {weighting!r}")
+    offsets = global_frame_offsets(scores)
+    coverage = np.zeros(total, dtype=np.float64)
+    for c in range(scores.num_chunks):
+        coverage[offsets[c]: offsets[c] + num_frames] += weight
+    return offsets, weight, np.where(coverage > 0, coverage, 1.0)
