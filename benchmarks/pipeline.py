@@ -85,10 +85,14 @@ VARIANTS = {
         "segmentation": {"step": 1.0, "decoding": "hard", "threshold": 0.5},
         "embedding": {"mode": "chunk", "fuse": False},
         "clustering": {"method": "ahc", "threshold": 0.7},
-        "reconstruction": {"count": "active"}, "postprocess": {"min_duration_off": 0.0}},
+        "reconstruction": {"count": "active"}, "reassignment": {"weight": 0.0},
+        "postprocess": {"min_duration_off": 0.0, "median_filter": 1}},
+    "no reassignment, no median filter (previous defaults)": {
+        "reassignment": {"weight": 0.0}, "postprocess": {"median_filter": 1}},
     "AHC only (no VBx)": {"clustering": {"method": "ahc"}},
     "step 1 (trunk)": {"segmentation": {"step": 1.0}},
-    "step 2.5, per-chunk CAM++": {"embedding": {"mode": "chunk"}},
+    "step 2.5, per-chunk CAM++ (no reassignment: it needs the trunk)": {
+        "embedding": {"mode": "chunk"}},
     "step 5 (trunk)": {"segmentation": {"step": 5.0}},
 }
 
