@@ -105,7 +105,8 @@ class ReconstructionConfig:
 class ReassignmentConfig:
     #: How much short-window embeddings decide which speaker talks where one speaker does
     #: (diarefine.stages.reassign): activation = (1 - weight) * the chunks' + weight *
-    #: softmax(cosine to each speaker / temperature). 0 turns the stage off.
+    #: softmax(cosine to each speaker / temperature). 0 turns the stage off; it needs
+    #: the trunk pass, so ``[embedding] mode = "chunk"`` skips it.
     weight: float = 0.7
     #: Seconds of audio around each window centre (its whole width).
     window: float = 1.0
