@@ -215,13 +215,14 @@ class Embedder:
             weights = single[grid.nearest(trunk.center(np.arange(total_t)), len(single))]
         half = int(round(window / 2 / trunk.step))
         step = max(1, int(round(hop / trunk.step)))
+        return WindowPooler(weights.astype(np.float64), trunk, half, step, min_speech,
+                            self.dense)
 
-        def embed(stats: NDArray[np.float32]) -> NDArray[np.float32]:
-            with torch.inference_mode():
-                out = self.model.xvector.dense(torch.from_numpy(stats).to(self.device))
-            return out.cpu().numpy().astype(np.float32)
-
-        return WindowPooler(weights.astype(np.float64), trunk, half, step, min_speech, embed)
+    def dense(self, stats: NDArray[np.float32]) -> NDArray[np.float32]:
+        """CAM++'s embedding layer on pooled statistics: (N, 2C) -> (N, D)."""
+        with torch.inference_mode():
+            out = self.model.xvector.dense(torch.from_numpy(stats).to(self.device))
+        return out.cpu().numpy().astype(np.float32)
 
     def _trunk_weights(self, scores: ChunkScores, masks: NDArray, c: int,
                        grid: FrameGrid, first: int, count: int) -> NDArray[np.float32]:
@@ -303,8 +304,7 @@ class Embedder:
         for a in range(0, len(v1), STATS_ROWS):  # bounded temporaries on long recordings
             rows = slice(a, a + STATS_ROWS)
             stats[rows] = pooled_stats(s1[rows], s2[rows], v1[rows], v2[rows])
-        emb = self.model.xvector.dense(torch.from_numpy(stats).to(self.device)).cpu().numpy()
-        return emb.reshape(num_chunks, local, -1).astype(np.float32)
+        return self.dense(stats).reshape(num_chunks, local, -1)
 
     def _by_chunk(self, fbank: NDArray, scores: ChunkScores, masks: NDArray,
                   hook: Hook) -> NDArray[np.float32]:

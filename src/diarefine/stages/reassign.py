@@ -48,7 +48,7 @@ def reassign(scores: FrameScores, windows: WindowEmbeddings, centroids: NDArray,
     centres = scores.frames.center(np.arange(len(data)))
     nearest = _nearest(windows.times, centres)
     covered = np.abs(windows.times[nearest] - centres) <= config.hop
-    units = l2_normalize(windows.data.astype(np.float64))
+    units = l2_normalize(windows.data)
     refs = references(units, windows.times, scores, centroids, config.confident)
     cosine = units @ refs.T  # (N, S)
     logits = np.where(alive[None, :], cosine / config.temperature, -np.inf)
@@ -68,7 +68,7 @@ def references(units: NDArray, times: NDArray, scores: FrameScores, centroids: N
     activation = scores.data[frames]
     top = np.argmax(activation, axis=1)
     sure = (scores.count[frames] == 1) & (activation.max(axis=1) >= confident)
-    refs = l2_normalize(np.asarray(centroids, dtype=np.float64))
+    refs = l2_normalize(centroids)
     for s in range(len(refs)):
         mine = sure & (top == s)
         if mine.sum() >= MIN_WINDOWS:

@@ -91,8 +91,9 @@ class WindowPooler:
         self._grow(hi)
         if hi > lo:
             zeros = np.zeros((1, x.shape[1]))
-            c1 = np.concatenate([zeros, np.cumsum(w[:, None] * x, axis=0)])
-            c2 = np.concatenate([zeros, np.cumsum(w[:, None] * x * x, axis=0)])
+            wx = w[:, None] * x
+            c1 = np.concatenate([zeros, np.cumsum(wx, axis=0)])
+            c2 = np.concatenate([zeros, np.cumsum(wx * x, axis=0)])
             cv1 = np.concatenate([[0.0], np.cumsum(w)])
             cv2 = np.concatenate([[0.0], np.cumsum(w * w)])
             centres = np.arange(lo, hi) * self.hop
