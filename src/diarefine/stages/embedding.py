@@ -157,8 +157,10 @@ class Embedder:
 
     def _build_trunk(self) -> Callable[[torch.Tensor], torch.Tensor]:
         if openvino_backend.resolve(self.config.backend, self.device) == "openvino":
-            # inputs too short for OpenVINO (under 2 s) are cheap: the plain trunk
-            return or_torch(lambda: openvino_backend.OpenVINOTrunk(self.model, self.model.trunk),
+            # compiled for trunk_windows' longest window, context included; inputs too
+            # short for OpenVINO (under 2 s) are cheap: the plain trunk
+            return or_torch(lambda: openvino_backend.OpenVINOTrunk(
+                                self.model, self.model.trunk, longest=WINDOW + 2 * MARGIN),
                             self._torch_trunk, self.config.backend,
                             "the CAM++ trunk cannot run on OpenVINO")
         return self._torch_trunk()
