@@ -47,3 +47,28 @@ def test_taps_keep_their_gradient_when_autograd_is_on() -> None:
     assert taps.requires_grad
     taps.sum().backward()
     assert bank.low_hz_.grad is not None and bank.low_hz_.grad.abs().sum() > 0
+
+
+def test_sinc_of_chunks_into_a_kept_buffer_equals_a_fresh_result() -> None:
+    from diarefine.models.segmentation import SincNet
+
+    net = SincNet().eval()
+    with torch.no_grad():
+        net.wav_norm1d.weight.copy_(torch.tensor([1.7]))
+        net.wav_norm1d.bias.copy_(torch.tensor([0.3]))
+    recording = torch.randn(16000 * 3) * 0.1
+    buffer = torch.empty(0)
+    with torch.inference_mode():
+        for count in (5, 2, 5):  # grows, shrinks into the same storage, grows back
+            fresh = net.sinc_of_chunks(recording, 4000, count, 16000)
+            kept = net.sinc_of_chunks(recording, 4000, count, 16000, out=buffer)
+            assert kept.data_ptr() == buffer.data_ptr()
+            assert torch.equal(kept, fresh)
+            # the shared convolution equals each normalised chunk convolved on its own
+            chunks = torch.stack([recording[c * 4000: c * 4000 + 16000]
+                                  for c in range(count)])[:, None]
+            alone = net.conv1d[0](net.wav_norm1d(chunks))
+            torch.testing.assert_close(kept, alone, atol=1e-4, rtol=1e-4)
+        storage = buffer.untyped_storage().data_ptr()
+        net.sinc_of_chunks(recording, 4000, 2, 16000, out=buffer)
+        assert buffer.untyped_storage().data_ptr() == storage  # no new allocation

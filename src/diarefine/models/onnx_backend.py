@@ -160,7 +160,9 @@ class OnnxSegmentation:
     in torch.
 
     ONNX Runtime runs at most ``max_batch`` chunks at once: it keeps its buffers for the
-    largest call (about 12 MB per chunk) and per chunk it is hardly faster with more.
+    largest call (about 12 MB per chunk) and per chunk it is hardly faster with more. The
+    normalised sinc features are written to one buffer kept between calls (the size of
+    the segmenter's largest batch).
     """
 
     def __init__(self, model: PyanNetSegmentation, chunk: int, max_batch: int = 8) -> None:
@@ -168,9 +170,11 @@ class OnnxSegmentation:
         self.max_batch = max_batch
         self.rest = OnnxModule("segmentation-after-sinc", Method(model, model.from_sinc),
                                model.example_sinc(chunk), dynamic=(0,))
+        self._sinc = torch.empty(0)
 
     def chunks_of(self, recording: torch.Tensor, step: int, count: int, length: int
                   ) -> torch.Tensor:
-        sinc = self.model.sincnet.sinc_of_chunks(recording, step, count, length)
+        sinc = self.model.sincnet.sinc_of_chunks(recording, step, count, length,
+                                                 out=self._sinc)
         return torch.cat([self.rest(sinc[i: i + self.max_batch])
                           for i in range(0, len(sinc), self.max_batch)])

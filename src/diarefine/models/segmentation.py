@@ -130,8 +130,8 @@ class SincNet(nn.Module):
         return x
 
     def sinc_of_chunks(self, recording: torch.Tensor, step: int, count: int, length: int,
-                       convolve: Callable[[torch.Tensor], torch.Tensor] | None = None
-                       ) -> torch.Tensor:
+                       convolve: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                       out: torch.Tensor | None = None) -> torch.Tensor:
         """The sinc convolution of the *normalised* chunks ``recording[c*step : c*step +
         length]``, ``c < count``, from one convolution of the un-normalised recording.
 
@@ -139,7 +139,10 @@ class SincNet(nn.Module):
         convolution is linear, so ``conv(y) = (g / s) conv(x) + (b - g m / s) sum(taps)``:
         overlapping chunks share the (dominant) cost of the convolution. ``step`` must be a
         multiple of the stride. ``convolve`` (1, 1, N) -> (1, 80, N'') replaces the sinc
-        convolution itself (another backend). Shape: recording (N,) -> (count, 80, N').
+        convolution itself (another backend). ``out``, if given, is resized to the result
+        and holds it: a caller that keeps one for every call spares the allocation of a
+        large, fresh buffer (about 40 MB per 9 chunks), whose first touch by page faults
+        cost three times the arithmetic here. Shape: recording (N,) -> (count, 80, N').
         """
         stride = self.stride
         if step % stride:
@@ -160,8 +163,10 @@ class SincNet(nn.Module):
         norm = self.wav_norm1d
         scale = (norm.weight.double() / torch.sqrt(var + norm.eps)).float()
         shift = (norm.bias.double() - scale.double() * mean).float()
-        return torch.addcmul(shift[:, None, None] * taps.sum(dim=-1)[None],
-                             scale[:, None, None], conv)
+        offset = shift[:, None, None] * taps.sum(dim=-1)[None]
+        if out is None:
+            return torch.addcmul(offset, scale[:, None, None], conv)
+        return torch.addcmul(offset, scale[:, None, None], conv, out=out.resize_(conv.shape))
 
 
 class PyanNetSegmentation(nn.Module):
