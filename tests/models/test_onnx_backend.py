@@ -173,13 +173,17 @@ def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> N
 
     model, info = load_segmentation()
     runner = xb.OnnxSegmentation(model.eval(), info.num_samples)
-    recording = torch.from_numpy(sample)
+    recording = torch.from_numpy(np.concatenate([sample, sample]))
+    first = {}
     with torch.inference_mode():
-        for count in (9, 1):
+        # the kept buffer of sinc features: made, reused, grown, reused after growing
+        for count in (9, 1, 16, 9):
             expected = model.chunks_of(recording, 40000, count, info.num_samples)
             got = runner.chunks_of(recording, 40000, count, info.num_samples)
             assert got.shape == expected.shape == (count, info.num_frames, 7)
             torch.testing.assert_close(got.exp(), expected.exp(), atol=1e-4, rtol=0)
+            assert torch.equal(first.setdefault(count, got), got)
+    assert runner._sinc.shape[0] == 16
 
 
 def test_the_pipeline_gives_the_same_turns_with_either_segmentation_backend(

@@ -162,7 +162,7 @@ class OnnxSegmentation:
     ONNX Runtime runs at most ``max_batch`` chunks at once: it keeps its buffers for the
     largest call (about 12 MB per chunk) and per chunk it is hardly faster with more. The
     normalised sinc features are written to one buffer kept between calls (the size of
-    the segmenter's largest batch).
+    the largest batch so far).
     """
 
     def __init__(self, model: PyanNetSegmentation, chunk: int, max_batch: int = 8) -> None:
@@ -176,5 +176,7 @@ class OnnxSegmentation:
                   ) -> torch.Tensor:
         sinc = self.model.sincnet.sinc_of_chunks(recording, step, count, length,
                                                  out=self._sinc)
+        if sinc.numel() > self._sinc.numel():  # a larger batch than before: keep its buffer
+            self._sinc = sinc
         return torch.cat([self.rest(sinc[i: i + self.max_batch])
                           for i in range(0, len(sinc), self.max_batch)])
