@@ -12,7 +12,7 @@ import importlib.metadata as metadata
 import inspect
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,7 +45,7 @@ def package_version(package: str) -> str:
         return "none"
 
 
-def graph_key(name: str, module: torch.nn.Module, shape: list[int],
+def graph_key(name: str, module: torch.nn.Module, shape: Sequence[int | tuple[int, int]],
               runtime: str = "openvino") -> str:
     """Content key of a converted graph: weights, model code, input shape and the
     versions of torch, the ``runtime`` package and diarefine."""
