@@ -76,6 +76,10 @@ def main() -> None:
         proc = subprocess.run([sys.executable, "-c", CHILD, str(path), str(args.threads),
                                *extra], capture_output=True, text=True, check=True)
         wall = time.perf_counter() - start
+    fallbacks = [line for line in proc.stderr.splitlines() if line.endswith("; using torch")]
+    if fallbacks:  # the figures would be torch's, not the configured runtimes'
+        raise SystemExit("a runtime failed and the pipeline went on with torch:\n"
+                         + "\n".join(fallbacks))
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"recording: {seconds / 3600:.2f} h at {args.rate} Hz (demo repeated); "
           f"torch threads {args.threads}")

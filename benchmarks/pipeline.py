@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,6 +205,14 @@ def print_table(results: dict[str, dict]) -> None:
               f"{100 * c0['jer']:6.2f}")
 
 
+def strict_backends() -> None:
+    """Make a runtime failure fatal: with backend "auto" the pipeline would go on with
+    torch after a warning, and the figures measured would silently be torch's."""
+    from diarefine.errors import DiarefineWarning
+
+    warnings.filterwarnings("error", message=r".*; using torch$", category=DiarefineWarning)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path)
@@ -219,6 +228,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="timed passes over the sets; RTF is the median pass")
     args = parser.parse_args()
+    strict_backends()
     if args.variants:
         configs = {name: PipelineConfig.from_dict(v) for name, v in VARIANTS.items()}
     else:

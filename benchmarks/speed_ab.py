@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from pipeline import load_set
+from pipeline import load_set, strict_backends
 
 from diarefine.config import PipelineConfig
 from diarefine.core import Annotation
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    strict_backends()
 
     import torch
 
