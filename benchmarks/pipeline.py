@@ -21,7 +21,8 @@ rounded to the millisecond, so a run against its own saved output differs by up 
 of reference speakers talking at once, and how much miss no system limited to 1, 2 or 3
 simultaneous speakers can avoid (``diarefine score --by-count``). ``--variants`` runs,
 instead of one configuration, the speed/accuracy variants of ``VARIANTS`` (each a set of
-overrides of the defaults).
+overrides of the defaults). A runtime that fails while running stops the benchmark (with
+backend "auto" the pipeline would go on with torch, and the figures would be torch's).
 """
 
 from __future__ import annotations
