@@ -76,7 +76,7 @@ def main() -> None:
         proc = subprocess.run([sys.executable, "-c", CHILD, str(path), str(args.threads),
                                *extra], capture_output=True, text=True, check=True)
         wall = time.perf_counter() - start
-    fallbacks = [line for line in proc.stderr.splitlines() if line.endswith("; using torch")]
+    fallbacks = [line for line in proc.stderr.splitlines() if "BackendFallbackWarning" in line]
     if fallbacks:  # the figures would be torch's, not the configured runtimes'
         raise SystemExit("a runtime failed and the pipeline went on with torch:\n"
                          + "\n".join(fallbacks))

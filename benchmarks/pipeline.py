@@ -209,9 +209,9 @@ def print_table(results: dict[str, dict]) -> None:
 def strict_backends() -> None:
     """Make a runtime failure fatal: with backend "auto" the pipeline would go on with
     torch after a warning, and the figures measured would silently be torch's."""
-    from diarefine.errors import DiarefineWarning
+    from diarefine.errors import BackendFallbackWarning
 
-    warnings.filterwarnings("error", message=r".*; using torch$", category=DiarefineWarning)
+    warnings.filterwarnings("error", category=BackendFallbackWarning)
 
 
 def main() -> None:

@@ -26,3 +26,8 @@ class AudioError(DiarefineError):
 
 class DiarefineWarning(UserWarning):
     """Something suspicious in the input that diarefine handled (and says how)."""
+
+
+class BackendFallbackWarning(DiarefineWarning):
+    """An optional runtime (OpenVINO, ONNX Runtime) failed under backend "auto" and
+    torch does the work instead: same output, slower. Benchmarks turn it into an error."""

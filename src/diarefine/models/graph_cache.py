@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from diarefine.errors import DiarefineError, DiarefineWarning
+from diarefine.errors import BackendFallbackWarning, DiarefineError, DiarefineWarning
 
 T = TypeVar("T")
 R = TypeVar("R")  # a runtime's compiled model or session
@@ -148,4 +148,4 @@ def recover(exc: Exception, requested: str, what: str) -> None:
     named explicitly; for "auto", warn (the caller goes on with torch)."""
     if requested != "auto":
         raise exc
-    warnings.warn(f"{what} ({exc}); using torch", DiarefineWarning, stacklevel=4)
+    warnings.warn(f"{what} ({exc}); using torch", BackendFallbackWarning, stacklevel=4)
