@@ -11,7 +11,9 @@ The module is exported once (``torch.onnx.export``, the TorchScript exporter, 1-
 and kept in the cache folder of :mod:`diarefine.models.graph_cache` under a key
 made of the weights, the model's code and the versions (written atomically); a kept
 graph is checked against torch when first loaded in a process and exported again if it
-disagrees. Sessions use torch's thread count.
+disagrees. Sessions use torch's thread count. On request the LSTM's weights are
+quantised to 8 bits after the export (`OnnxSegmentation(int8=True)`): faster, no longer
+the same output (see ``INT8_TOLERANCE``).
 """
 
 from __future__ import annotations
