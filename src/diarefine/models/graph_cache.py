@@ -82,13 +82,19 @@ def cannot_keep(folder: Path, exc: Exception, runtime: str) -> None:
 
 
 def agrees(run: Callable[[np.ndarray], np.ndarray], module: torch.nn.Module,
-           example: torch.Tensor) -> bool:
-    """Whether ``run`` (a converted graph) gives ``module``'s output on ``example``."""
+           example: torch.Tensor, tolerance: float = TOLERANCE,
+           log_probabilities: bool = False) -> bool:
+    """Whether ``run`` (a converted graph) gives ``module``'s output on ``example``, within
+    ``tolerance`` relative to the output's largest magnitude (at least 1); with
+    ``log_probabilities`` the outputs are compared as probabilities (so ``tolerance``
+    is absolute)."""
     with torch.inference_mode():
         expected = module(example).numpy()
     got = run(example.numpy())
+    if log_probabilities:
+        expected, got = np.exp(expected), np.exp(got)
     return got.shape == expected.shape and bool(
-        np.abs(got - expected).max() <= TOLERANCE * max(1.0, float(np.abs(expected).max())))
+        np.abs(got - expected).max() <= tolerance * max(1.0, float(np.abs(expected).max())))
 
 
 def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
