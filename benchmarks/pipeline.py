@@ -2,11 +2,14 @@
 
     python benchmarks/pipeline.py [--config FILE] [--sets ami-train,ami-dev,ami-test,sample]
                                   [--variants] [--threads 2] [--json OUT] [--oracle-speakers]
-                                  [--repeat N] [--save DIR]
+                                  [--repeat N] [--save DIR] [--against DIR]
 
 Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the whole 30 s), the
 pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when built with
-``benchmarks/make_simulated_testset.py``, the simulated test set (``simtest``, its UEMs).
+``benchmarks/make_simulated_testset.py``, the simulated test and dev sets (``simtest``,
+``simdev``, their UEMs) and ``simdev30``: the first three 30 s pieces of each simulated
+dev recording (60 files as long as the AMI excerpts; a selection set of the size the
+two-file AMI dev split lacks).
 For each set: DER and its components at collar 0 and 0.25 s per side, overlap scored,
 computed by diarefine's md-eval-22-exact scorer; and the real-time factor (wall-clock
 time of the whole per-file process, audio decoding included, / audio duration) with
@@ -14,10 +17,11 @@ time of the whole per-file process, audio decoding included, / audio duration) w
 pass, and the RTF is the median pass (each pass is printed: this VM's passes differ by
 about 10 %). ``AMI+sample`` pools the 14 AMI excerpts and the sample.
 For AMI+sample, also a 95 % bootstrap interval of its DER over the 15 files
-(``diarefine.metrics.bootstrap``; with ``--against DIR``, of the DER difference to the
-RTTMs an earlier ``--save DIR`` run wrote, files resampled in pairs; RTTM times are
-rounded to the millisecond, so a run against its own saved output differs by up to
-0.01 points), the DER by number
+(``diarefine.metrics.bootstrap``). With ``--against DIR``, for every set and AMI+sample,
+the DER difference to the RTTMs an earlier ``--save DIR`` run wrote and its 95 % paired
+bootstrap interval (files resampled in pairs; RTTM times are rounded to the
+millisecond, so a run against its own saved output differs by up to 0.01 points).
+For AMI+sample also the DER by number
 of reference speakers talking at once, and how much miss no system limited to 1, 2 or 3
 simultaneous speakers can avoid (``diarefine score --by-count``). ``--variants`` runs,
 instead of one configuration, the speed/accuracy variants of ``VARIANTS`` (each a set of
@@ -78,7 +82,39 @@ def load_set(name: str) -> list[Item]:
         records = read_manifest(path)
         refs, regions = load_references(records), load_scoring_regions(records)
         return [Item(r.uri, r.audio, refs[r.uri], regions[r.uri]) for r in records]
+    if name == "simdev30":
+        return simulated_pieces()
     raise SystemExit(f"unknown set {name!r}")
+
+
+#: ``simdev30``: this many 30 s pieces from the start of each simulated dev recording.
+PIECES = 3
+
+
+def simulated_pieces(seconds: float = 30.0) -> list[Item]:
+    """The simulated dev set cut into pieces as long as the AMI excerpts: the first
+    ``PIECES`` pieces of each recording (60 files), written once (atomically) under
+    ``benchmarks/data/simdev30``, references and scoring regions cropped and shifted."""
+    folder = REPO / "benchmarks" / "data" / "simdev30"
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for item in load_set("simdev"):
+        info = sf.info(str(item.audio))
+        for k in range(min(PIECES, int(info.duration // seconds))):
+            start, uri = k * seconds, f"{item.uri}-{k}"
+            path = folder / f"{uri}.wav"
+            if not path.exists():
+                frames = int(round(seconds * info.samplerate))
+                audio, rate = sf.read(str(item.audio), start=k * frames, frames=frames,
+                                      dtype="float32")
+                partial = path.with_suffix(".part")
+                sf.write(str(partial), audio, rate, subtype="FLOAT", format="WAV")
+                os.replace(partial, path)
+            piece = Timeline([(start, start + seconds)])
+            reference = Annotation(uri, item.reference.crop(piece).shifted(-start).turns)
+            region = Timeline.from_array(item.uem.intersection(piece).bounds - start)
+            items.append(Item(uri, path, reference, region))
+    return items
 
 
 VARIANTS = {
@@ -150,6 +186,9 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
     results: dict[str, object] = {}
     for name, items in loaded.items():
         results[name] = {"files": len(items), **speed([name]), **evaluate(items, hyps[name])}
+        if against is not None:
+            results[name]["difference"] = der_interval(items, hyps[name],
+                                                       saved(against, name, items))
     pooled_sets = [n for n in sets if n in AMI_SPLITS or n == "sample"]
     if pooled_sets:
         pooled = [item for n in pooled_sets for item in loaded[n]]
@@ -159,13 +198,24 @@ def run(config: PipelineConfig, sets: list[str], threads: int,
         results["AMI+sample"]["md-eval-22"] = mdeval_check(pooled, pooled_hyps)
         results["AMI+sample"]["interval"] = der_interval(pooled, pooled_hyps)
         if against is not None:
-            other = {i.uri: read_rttm(against / n / f"{i.uri}.rttm").get(i.uri, Annotation(i.uri))
-                     for n in pooled_sets for i in loaded[n]}
+            other = {uri: a for n in pooled_sets for uri, a in
+                     saved(against, n, loaded[n]).items()}
             results["AMI+sample"]["difference"] = der_interval(pooled, pooled_hyps, other)
         results["AMI+sample"]["by_count"] = corpus_breakdown(
             {i.uri: i.reference for i in pooled}, pooled_hyps,
             {i.uri: i.uem for i in pooled}).as_dict()
     return results
+
+
+def saved(folder: Path, name: str, items: list[Item]) -> dict[str, Annotation]:
+    """The RTTMs an earlier ``--save FOLDER`` run wrote for set ``name`` (a file it
+    left without turns counts as an empty diarization)."""
+    missing = [i.uri for i in items if not (folder / name / f"{i.uri}.rttm").is_file()]
+    if missing:
+        raise SystemExit(f"{folder / name} lacks {len(missing)} of the set's RTTMs "
+                         f"(e.g. {missing[0]}.rttm): run --save {folder} with this set")
+    return {i.uri: read_rttm(folder / name / f"{i.uri}.rttm").get(i.uri, Annotation(i.uri))
+            for i in items}
 
 
 def der_interval(items: list[Item], hyps: dict[str, Annotation],
@@ -248,6 +298,13 @@ def main() -> None:
             print(f"RTF of each of the {args.repeat} passes (the table gives the median):")
             for set_name, r in results.items():
                 print(f"  {set_name:12s} " + " ".join(f"{v:.4f}" for v in r["rtf_passes"]))
+        if args.against:
+            print(f"DER at collar 0 minus that of {args.against} (95 % paired bootstrap "
+                  f"interval over the files):")
+            for set_name, r in results.items():
+                diff = r["difference"]
+                print(f"  {set_name:12s} {100 * diff['value']:+6.2f} points "
+                      f"({100 * diff['low']:+.2f} to {100 * diff['high']:+.2f})")
         check = results.get("AMI+sample", {}).get("md-eval-22")
         if check:
             print("AMI+sample scored by md-eval-22.pl itself: " + ", ".join(
@@ -257,11 +314,6 @@ def main() -> None:
             print(f"AMI+sample DER at collar 0, 95 % bootstrap interval over its "
                   f"{results['AMI+sample']['files']} files ({band['draws']} resamples): "
                   f"{100 * band['low']:.2f}-{100 * band['high']:.2f} %")
-            if "difference" in results["AMI+sample"]:
-                diff = results["AMI+sample"]["difference"]
-                print(f"DER minus that of {args.against}: {100 * diff['value']:+.2f} points, "
-                      f"95 % paired bootstrap interval {100 * diff['low']:+.2f} to "
-                      f"{100 * diff['high']:+.2f}")
             counts = CountBreakdown(**{k: np.asarray(v) for k, v in
                                        results["AMI+sample"]["by_count"].items()})
             print("\nAMI+sample at collar 0 by number of speakers talking at once:")

@@ -53,7 +53,8 @@ class SegmentationConfig:
     #: convolution and the LSTM on OpenVINO: 2-3 % faster than torch but 200-400 MB more
     #: memory on long recordings; docs/speed.md), or "onnxruntime-int8" (ONNX Runtime with
     #: the LSTM's weights in 8 bits: the whole pipeline about 9 % faster, probabilities up
-    #: to about 0.06 from torch's, DER moved both ways; README, docs/speed.md).
+    #: to about 0.06 from torch's, DER 0.2-0.7 points worse on whole recordings; README,
+    #: docs/speed.md).
     backend: str = "auto"
 
 
