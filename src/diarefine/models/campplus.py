@@ -191,7 +191,9 @@ class EmbeddingLayer(nn.Module):
         self.nonlinear = AffineFreeBN(out_ch)
 
     def forward(self, stats: torch.Tensor) -> torch.Tensor:
-        return self.nonlinear(self.linear(stats.unsqueeze(-1)).squeeze(-1))
+        # the 1x1 convolution as the matrix product it is: oneDNN's convolution of a
+        # length-1 signal took 3x longer (300 windows: 4.8 vs 1.5 ms)
+        return self.nonlinear(F.linear(stats, self.linear.weight.squeeze(-1)))
 
 
 class DenseTDNN(nn.Module):

@@ -157,11 +157,14 @@ class SincNet(nn.Module):
         frames = (length - taps.shape[-1]) // stride + 1
         conv = full.unfold(1, frames, step // stride)[:, :count].transpose(0, 1)
         x = recording[:span].double()
-        sums = F.pad(torch.cumsum(x, 0), (1, 0))
-        squares = F.pad(torch.cumsum(x * x, 0), (1, 0))
+        sums, squares = torch.cumsum(x, 0), torch.cumsum(x * x, 0)
         begin = torch.arange(count, device=x.device) * step
-        mean = (sums[begin + length] - sums[begin]) / length
-        var = ((squares[begin + length] - squares[begin]) / length - mean**2).clamp_min(0)
+        # a chunk's sum is the cumulative sum at its last sample minus the one before its
+        # first (none for the first chunk): no zero-padded copy of the cumulative sums
+        last, before = begin + length - 1, (begin - 1).clamp_min(0)
+        inside = (begin > 0).double()
+        mean = (sums[last] - inside * sums[before]) / length
+        var = ((squares[last] - inside * squares[before]) / length - mean**2).clamp_min(0)
         norm = self.wav_norm1d
         scale = (norm.weight.double() / torch.sqrt(var + norm.eps)).float()
         shift = (norm.bias.double() - scale.double() * mean).float()
