@@ -101,22 +101,26 @@ def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
                   example: torch.Tensor, cached: Callable[[], R | None],
                   fresh: Callable[[], tuple[R, Callable[[], None]]],
                   runner: Callable[[R], Callable[[np.ndarray], np.ndarray]],
-                  agree: Callable[[Callable[[np.ndarray], np.ndarray], torch.nn.Module,
-                                   torch.Tensor], bool] = agrees) -> R:
+                  tolerance: float = TOLERANCE, log_probabilities: bool = False) -> R:
     """A ``runtime``'s model of ``module``: ``cached()`` (from the cache folder, None when
     absent or unreadable) if it agrees with torch on ``example``; else ``fresh()`` (a
     model converted now, and how to keep it), which must agree, and is then kept.
-    ``agree`` decides what agreeing is (by default: `agrees`)."""
+    Agreeing is `agrees` with ``tolerance`` and ``log_probabilities``."""
+
+    def agree(model: R) -> bool:
+        return agrees(runner(model), module, example, tolerance, log_probabilities)
+
     model = cached()
     if model is not None:
-        if agree(runner(model), module, example):
+        if agree(model):
             return model
         warnings.warn(f"the cached {runtime} graph {key} disagrees with torch; converting "
                       f"it again", DiarefineWarning, stacklevel=4)
     model, keep = fresh()
-    if not agree(runner(model), module, example):
-        raise DiarefineError(f"{runtime}'s {name} disagrees with torch; use backend = "
-                             f"\"torch\"")
+    if not agree(model):
+        scale = "in probability" if log_probabilities else "relative"
+        raise DiarefineError(f"{runtime}'s {name} disagrees with torch by more than "
+                             f"{tolerance} ({scale}); use backend = \"torch\"")
     keep()
     return model
 

@@ -25,7 +25,6 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,8 @@ import torch
 
 from diarefine.errors import DiarefineError
 from diarefine.models.graph_cache import (
+    TOLERANCE,
     Method,
-    agrees,
     cache_dir,
     cannot_keep,
     checked_build,
@@ -129,8 +128,8 @@ def _build(name: str, key: str, module: torch.nn.Module, example: torch.Tensor,
 
     return checked_build("ONNX Runtime", name, key, module, example, cached, fresh,
                          lambda session: lambda x: _run(session, x),
-                         agree=partial(agrees, tolerance=INT8_TOLERANCE,
-                                       log_probabilities=True) if quantize else agrees)
+                         tolerance=INT8_TOLERANCE if quantize else TOLERANCE,
+                         log_probabilities=bool(quantize))
 
 
 #: How far (in probability) a quantised graph's outputs may be from torch's on the
