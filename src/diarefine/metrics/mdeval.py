@@ -57,7 +57,13 @@ def parse_mdeval(stdout: str) -> MdEvalResult:
     files: dict[str, DerComponents] = {}
     overall = None
     for name, body in _BLOCK.findall(stdout):
-        values = {k: float(re.search(rx, body).group(1)) for k, rx in _FIELDS.items()}
+        values = {}
+        for key, rx in _FIELDS.items():
+            found = re.search(rx, body)
+            if found is None:
+                raise RuntimeError(f"could not parse md-eval output: no {rx.split(' =')[0]!r} "
+                                   f"for {name}:\n{body[-2000:]}")
+            values[key] = float(found.group(1))
         comps = DerComponents(**values)
         if name == "ALL":
             overall = comps
