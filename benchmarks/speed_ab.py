@@ -17,14 +17,35 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
-from pipeline import load_set, strict_backends
+from pipeline import Item, load_set, strict_backends
 
 from diarefine.config import PipelineConfig
 from diarefine.core import Annotation
 from diarefine.metrics import ScoreSettings, score_corpus
+
+R = TypeVar("R")
+
+
+def take_turns(systems: dict[str, Callable[[Item], R]], items: list[Item], repeat: int
+               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, R]]]:
+    """Every system on every file, in turn (which one goes first alternates from file to
+    file and from pass to pass), ``repeat`` passes over ``items``. Returns each system's
+    seconds per pass and its outputs by uri (of the last pass)."""
+    seconds = {k: np.zeros(repeat) for k in systems}
+    outputs: dict[str, dict[str, R]] = {k: {} for k in systems}
+    names = list(systems)
+    for rep in range(repeat):
+        for index, item in enumerate(items):
+            for key in names if (index + rep) % 2 == 0 else names[::-1]:
+                start = time.perf_counter()
+                outputs[key][item.uri] = systems[key](item)
+                seconds[key][rep] += time.perf_counter() - start
+    return seconds, outputs
 
 
 def main() -> None:
@@ -48,19 +69,12 @@ def main() -> None:
     items = [item for name in args.sets.split(",") for item in load_set(name)]
     for pipeline in pipelines.values():  # warm-up (and conversions), not timed
         pipeline(str(items[0].audio), uri=items[0].uri)
-    seconds = {k: np.zeros(args.repeat) for k in pipelines}
-    outputs: dict[str, dict[str, Annotation]] = {k: {} for k in pipelines}
-    durations: dict[str, float] = {}
-    for rep in range(args.repeat):
-        for index, item in enumerate(items):
-            order = ["A", "B"] if (index + rep) % 2 == 0 else ["B", "A"]
-            for key in order:
-                start = time.perf_counter()
-                out = pipelines[key](str(item.audio), uri=item.uri)
-                seconds[key][rep] += time.perf_counter() - start
-                outputs[key][item.uri] = out.diarization
-                durations[item.uri] = out.duration
-    audio = sum(durations.values())
+    runs = {k: (lambda item, p=p: p(str(item.audio), uri=item.uri))
+            for k, p in pipelines.items()}
+    seconds, results = take_turns(runs, items, args.repeat)
+    outputs: dict[str, dict[str, Annotation]] = {
+        k: {uri: out.diarization for uri, out in by_uri.items()} for k, by_uri in results.items()}
+    audio = sum(out.duration for out in results["A"].values())
     print(f"{len(items)} files, {audio:.0f} s of audio, {args.repeat} passes, "
           f"{args.threads} torch threads; A = {args.base or 'defaults'}, B = {args.config}")
     for key in pipelines:
