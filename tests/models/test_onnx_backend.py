@@ -103,6 +103,25 @@ def test_a_module_runs_as_in_torch_and_is_kept_in_the_cache(own_cache: Path) -> 
     assert not list(own_cache.glob("*.part"))  # no temporary file left behind
 
 
+def test_every_session_is_made_with_float32_arithmetic_stated(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each session is created with the options that fix its arithmetic (no bfloat16
+    fast-math, denormals kept), whatever the CPU; recorded at creation."""
+    import onnxruntime
+
+    seen: list[dict[str, str]] = []
+    real = onnxruntime.InferenceSession
+
+    def recording(model, options=None, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append({k: options.get_session_config_entry(k) for k in xb.PRECISION_ENTRIES})
+        return real(model, options, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", recording)
+    compiled(3)
+    assert seen and all(entry == {"mlas.enable_gemm_fastmath_arm64_bfloat16": "0",
+                                  "session.set_denormal_as_zero": "0"} for entry in seen)
+
+
 def test_a_cached_graph_is_used_without_exporting_again(own_cache: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     compiled(0)
@@ -293,7 +312,7 @@ def test_auto_falls_back_to_torch_with_a_warning_when_the_export_fails(
     # asked for by name, the failure is the user's to see
     named = DiarizationPipeline.from_pretrained(
         PipelineConfig.from_dict({"segmentation": {"backend": "onnxruntime"}}))
-    with pytest.raises(RuntimeError, match="exporter gone"):
+    with pytest.raises(DiarefineError, match="exporter gone"):
         named.segmenter.log_probs(sample[:160000])
 
 

@@ -110,6 +110,41 @@ def test_a_cached_graph_is_used_without_converting_again(own_cache: Path,
         torch.testing.assert_close(compiled(x), module(x), atol=1e-5, rtol=1e-5)
 
 
+def test_every_graph_is_compiled_in_float32_whatever_the_cpus_default(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Core here defaults to bfloat16 where the CPU accepts it (as AVX-512 bf16 and
+    AMX CPUs do by themselves), and every compile call is recorded: each must ask for
+    f32, so this fails on any CPU if the hint is lost, and the compiled graph reports f32."""
+    import openvino
+
+    configs: list[dict] = []
+
+    class BfloatByDefault(openvino.Core):
+        def __init__(self) -> None:
+            super().__init__()
+            try:
+                self.set_property("CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+            except RuntimeError:
+                pass  # a CPU without bf16: the recorded options still tell
+
+        def compile_model(self, model, device_name=None, config=None):  # type: ignore[override]
+            configs.append(dict(config or {}))
+            return super().compile_model(model, device_name, config or {})
+
+    monkeypatch.setattr(openvino, "Core", BfloatByDefault)
+    module, x = small(2), torch.randn(1, 2, 33)
+    compiled = ob.CompiledModule("small", module, torch.randn(1, 2, 16), [1, 2, -1])
+    assert configs and all(c.get("INFERENCE_PRECISION_HINT") == "f32" for c in configs)
+    assert compiled.precision == "f32"
+    ob._COMPILED.clear()  # a new process, from the cached graph: the same
+    configs.clear()
+    assert ob.CompiledModule("small", module, torch.randn(1, 2, 16), [1, 2, -1]).precision \
+        == "f32"
+    assert configs and all(c.get("INFERENCE_PRECISION_HINT") == "f32" for c in configs)
+    with torch.inference_mode():
+        torch.testing.assert_close(compiled(x), module(x), atol=1e-5, rtol=1e-5)
+
+
 def test_other_weights_get_another_key() -> None:
     keys = {ob.graph_key("small", small(seed), [1, 2, -1]) for seed in (0, 1)}
     assert len(keys) == 2
@@ -284,7 +319,7 @@ def test_auto_falls_back_to_torch_with_a_warning_when_the_conversion_fails(
         torch.testing.assert_close(got, torch_only.embedder.trunk(fbank))
     named = DiarizationPipeline.from_pretrained(
         PipelineConfig.from_dict({"embedding": {"backend": "openvino"}}))
-    with pytest.raises(RuntimeError, match="converter gone"):
+    with pytest.raises(DiarefineError, match="converter gone"):
         named.embedder.trunk(fbank)
 
 

@@ -3,6 +3,14 @@ graphs are kept, their content keys, and how a graph is checked against torch.
 
 The cache folder is ``$DIAREFINE_CACHE_DIR`` or else ``$XDG_CACHE_HOME/diarefine``
 (``~/.cache/diarefine``); ``DIAREFINE_CACHE_DIR=""`` (empty) turns it off.
+
+Precision is stated, never left to the CPU: every runtime is asked for float32 (on CPUs
+with AVX-512 bf16 or AMX, OpenVINO would otherwise compute in bfloat16), and a graph is
+used only if it agrees with torch (`agrees`). A conversion or check that fails is
+remembered in the cache folder (``<key>-<cpu>.failed``, keyed by the graph's key, which
+holds the runtime's version, and by the CPU's features), so that later processes on the
+same machine go to the fallback at once instead of converting and checking again.
+Deleting that file makes the next process try again.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import hashlib
 import importlib.metadata as metadata
 import inspect
 import os
+import platform
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,6 +106,49 @@ def agrees(run: Callable[[np.ndarray], np.ndarray], module: torch.nn.Module,
         np.abs(got - expected).max() <= tolerance * max(1.0, float(np.abs(expected).max())))
 
 
+def cpu_signature() -> str:
+    """A short digest of what this CPU can do (architecture and instruction-set flags):
+    a runtime's kernels, and so whether its graph agrees with torch, depend on them."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            flags = next((line for line in info if line.startswith(("flags", "Features"))),
+                         "")
+    except OSError:
+        pass
+    text = " ".join([platform.machine(), platform.processor(), *sorted(flags.split())])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def failure_file(key: str) -> Path | None:
+    """Where a failed conversion or check of graph ``key`` on this CPU is remembered."""
+    folder = cache_dir()
+    return None if folder is None else folder / f"{key}-{cpu_signature()}.failed"
+
+
+def remembered_failure(key: str) -> str | None:
+    """The reason an earlier process gave up on graph ``key`` on this CPU, if any."""
+    path = failure_file(key)
+    try:
+        return path.read_text(encoding="utf-8").strip() if path is not None else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def remember_failure(key: str, reason: str, runtime: str) -> None:
+    """Keep ``reason`` (one line) for later processes; nothing when the cache is off."""
+    from diarefine.io.atomic import atomic_open
+
+    path = failure_file(key)
+    if path is None or writable_cache(runtime) is None:
+        return
+    try:
+        with atomic_open(path, "w") as handle:
+            handle.write(reason + "\n")
+    except OSError as exc:
+        cannot_keep(path.parent, exc, runtime)
+
+
 def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
                   example: torch.Tensor, cached: Callable[[], R | None],
                   fresh: Callable[[], tuple[R, Callable[[], None]]],
@@ -105,7 +157,14 @@ def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
     """A ``runtime``'s model of ``module``: ``cached()`` (from the cache folder, None when
     absent or unreadable) if it agrees with torch on ``example``; else ``fresh()`` (a
     model converted now, and how to keep it), which must agree, and is then kept.
-    Agreeing is `agrees` with ``tolerance`` and ``log_probabilities``."""
+    Agreeing is `agrees` with ``tolerance`` and ``log_probabilities``.
+
+    A failed conversion or check raises `DiarefineError` and is remembered (see
+    `failure_file`); a remembered failure raises at once, naming the file to delete."""
+    earlier = remembered_failure(key)
+    if earlier is not None:
+        raise DiarefineError(f"{earlier} [remembered in {failure_file(key)}: delete it "
+                             f"to try again]")
 
     def agree(model: R) -> bool:
         return agrees(runner(model), module, example, tolerance, log_probabilities)
@@ -116,11 +175,20 @@ def checked_build(runtime: str, name: str, key: str, module: torch.nn.Module,
             return model
         warnings.warn(f"the cached {runtime} graph {key} disagrees with torch; converting "
                       f"it again", DiarefineWarning, stacklevel=4)
-    model, keep = fresh()
+    try:
+        model, keep = fresh()
+    except (OSError, MemoryError):
+        raise  # not a property of this runtime on this CPU: not remembered
+    except Exception as exc:  # noqa: BLE001  (any converter's or runtime's own error)
+        reason = f"{runtime} cannot convert {name}: " + " ".join(str(exc).split())
+        remember_failure(key, reason, runtime)
+        raise DiarefineError(reason) from exc
     if not agree(model):
         scale = "in probability" if log_probabilities else "relative"
-        raise DiarefineError(f"{runtime}'s {name} disagrees with torch by more than "
-                             f"{tolerance} ({scale}); use backend = \"torch\"")
+        reason = (f"{runtime}'s {name} disagrees with torch by more than {tolerance} "
+                  f"({scale}); use backend = \"torch\"")
+        remember_failure(key, reason, runtime)
+        raise DiarefineError(reason)
     keep()
     return model
 
