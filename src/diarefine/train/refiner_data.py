@@ -1,0 +1,218 @@
+"""``diarefine refiner-data``: the refiners' training data, from the pipeline's own errors.
+
+For every recording of the inputs (manifests of ``diarefine prepare``, or folders written
+by ``diarefine simulate``, which hold a ``manifest.jsonl``), the default pipeline (or the
+one ``config`` describes) diarizes the audio; every system boundary in the recording's
+scoring region is stored with the window of features its refiner will see
+(`~diarefine.stages.refinement.features.boundary_features`) and its target: the signed
+correction to the one-to-one matched reference boundary, or none (spurious), by
+`~diarefine.stages.refinement.oracle.boundary_targets`. No target is ever synthetic.
+
+The HDF5 file (written to a temporary name and renamed when complete)::
+
+    /boundaries/frames   (n, 200, C) float16, chunked    window features
+    /boundaries/static   (n, 2D + 7) float32             embeddings and flags
+    /boundaries/offset   (n,) float32                     reference - system (s), NaN if none
+    /boundaries/matched  (n,) bool
+    /boundaries/time     (n,) float64                     the system boundary (s)
+    /boundaries/index    (n,) int32                       its index in the recording's
+                                                          `boundaries_of` list
+    /boundaries/recording (n,) int32                      row of /recordings
+    /recordings/uri, source, split, speakers (JSON list), duration
+    /recordings/system, reference, uem    (JSON of turns / regions: the pipeline's output,
+                                           for end-to-end scoring without rerunning it)
+
+Attributes: the channel names, the window rate and length, the configuration, the
+diarefine version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from diarefine import __version__
+from diarefine.config import PipelineConfig
+from diarefine.core.annotation import Annotation, Turn
+from diarefine.core.timeline import Timeline
+from diarefine.data.manifest import (
+    Recording,
+    load_references,
+    load_scoring_regions,
+    read_manifest,
+)
+from diarefine.errors import DiarefineError
+from diarefine.stages.refinement.features import CHANNELS, NUM_FRAMES, RATE, RefinementContext, \
+    boundary_features
+from diarefine.stages.refinement.oracle import boundary_targets
+
+
+@dataclass
+class CaptureRefiner:
+    """A refiner that changes nothing and keeps the context the pipeline built."""
+
+    name: str = "capture"
+    needs_context: bool = True
+    context: RefinementContext | None = field(default=None, repr=False)
+
+    def __call__(self, diarization: Annotation, context: RefinementContext | None
+                 ) -> Annotation:
+        self.context = context
+        return diarization
+
+
+def recordings_of(inputs: Iterable[str | Path]) -> list[tuple[str, Recording]]:
+    """(source name, recording) of each manifest, or folder holding ``manifest.jsonl``."""
+    out = []
+    for item in inputs:
+        path = Path(item)
+        manifest = path / "manifest.jsonl" if path.is_dir() else path
+        if not manifest.is_file():
+            raise DiarefineError(f"{path}: neither a manifest nor a folder with manifest.jsonl")
+        source = path.name if path.is_dir() else path.stem
+        out.extend((source, rec) for rec in read_manifest(manifest))
+    uris = [rec.uri for _, rec in out]
+    twice = sorted({u for u in uris if uris.count(u) > 1})
+    if twice:
+        raise DiarefineError(f"recordings listed in more than one input: {twice[:5]}")
+    return out
+
+
+@dataclass(frozen=True)
+class RecordingData:
+    """One recording's boundaries (features and targets) and what scores it."""
+
+    frames: NDArray[np.float32]
+    static: NDArray[np.float32]
+    offset: NDArray[np.float64]
+    matched: NDArray[np.bool_]
+    time: NDArray[np.float64]
+    index: NDArray[np.int64]
+    system: Annotation
+    reference: Annotation
+    uem: Timeline | None
+
+
+def recording_data(pipeline: object, recording: Recording, reference: Annotation,
+                   uem: Timeline | None) -> RecordingData:
+    """Diarize ``recording`` with ``pipeline`` (whose refiner is a `CaptureRefiner`) and
+    return its in-region boundaries with features and targets."""
+    capture = pipeline.refiner  # type: ignore[attr-defined]
+    capture.context = None
+    out = pipeline(recording.audio, uri=recording.uri)  # type: ignore[operator]
+    system = out.diarization
+    targets = boundary_targets(reference, system, uem)
+    keep = np.flatnonzero(targets.in_region)
+    if capture.context is None or len(keep) == 0:
+        empty = np.zeros(0)
+        return RecordingData(np.zeros((0, NUM_FRAMES, len(CHANNELS)), np.float32),
+                             np.zeros((0, 0), np.float32), empty, empty.astype(bool), empty,
+                             empty.astype(np.int64), system, reference, uem)
+    frames, static, _ = boundary_features(capture.context, targets.bounds)
+    return RecordingData(frames[keep], static[keep], targets.offset[keep],
+                         targets.matched[keep], targets.bounds.times[keep], keep, system,
+                         reference, uem)
+
+
+def turns_json(annotation: Annotation) -> str:
+    return json.dumps([[t.start, t.end, t.speaker] for t in annotation.turns])
+
+
+def annotation_of(uri: str, text: str) -> Annotation:
+    return Annotation(uri, tuple(Turn(float(a), float(b), str(s)) for a, b, s in json.loads(text)))
+
+
+def build_refiner_data(inputs: Sequence[str | Path], output: str | Path,
+                       config: PipelineConfig | None = None,
+                       progress: Callable[[str, int, int], None] | None = None) -> int:
+    """Write the HDF5 file (module docstring); returns the number of boundaries."""
+    import dataclasses
+
+    import h5py
+
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    items = recordings_of(inputs)
+    recs = [rec for _, rec in items]
+    refs, uems = load_references(recs), load_scoring_regions(recs)
+    missing = [rec.uri for rec in recs if rec.rttm is None]
+    if missing:
+        raise DiarefineError(f"recordings without a reference RTTM: {missing[:5]}")
+    config = config or PipelineConfig()
+    pipeline = DiarizationPipeline.from_pretrained(config)
+    pipeline = dataclasses.replace(pipeline, refiner=CaptureRefiner())
+    output = Path(output)
+    partial = output.with_name(f".{output.name}.part")
+    total = 0
+    with h5py.File(partial, "w") as h5:
+        store = _Store(h5)
+        for number, (source, rec) in enumerate(items):
+            data = recording_data(pipeline, rec, refs[rec.uri], uems[rec.uri])
+            store.add(number, data)
+            store.recording(source, rec, data)
+            total += len(data.offset)
+            if progress is not None:
+                progress(rec.uri, number + 1, len(items))
+        h5.attrs.update({"channels": json.dumps(CHANNELS), "rate": RATE,
+                         "num_frames": NUM_FRAMES, "config": json.dumps(config.to_dict()),
+                         "diarefine": __version__})
+    os.replace(partial, output)
+    return total
+
+
+class _Store:
+    """Resizable, chunked datasets appended recording by recording."""
+
+    def __init__(self, h5: object) -> None:
+        self.h5 = h5
+        self.group = h5.create_group("boundaries")  # type: ignore[attr-defined]
+        self.rows: dict[str, list] = {k: [] for k in
+                                      ("uri", "source", "split", "speakers", "duration",
+                                       "system", "reference", "uem")}
+
+    def _append(self, name: str, values: NDArray) -> None:
+        if name not in self.group:
+            self.group.create_dataset(name, data=values, maxshape=(None, *values.shape[1:]),
+                                      chunks=(256, *values.shape[1:]) if values.ndim > 1
+                                      else (4096,), compression="lzf")
+            return
+        ds = self.group[name]
+        ds.resize(ds.shape[0] + len(values), axis=0)
+        ds[-len(values):] = values
+
+    def add(self, number: int, data: RecordingData) -> None:
+        n = len(data.offset)
+        if n == 0:
+            return
+        self._append("frames", data.frames.astype(np.float16))
+        self._append("static", data.static.astype(np.float32))
+        self._append("offset", data.offset.astype(np.float32))
+        self._append("matched", data.matched)
+        self._append("time", data.time)
+        self._append("index", data.index.astype(np.int32))
+        self._append("recording", np.full(n, number, dtype=np.int32))
+
+    def recording(self, source: str, rec: Recording, data: RecordingData) -> None:
+        uem = data.uem.bounds.tolist() if data.uem is not None else None
+        for key, value in (("uri", rec.uri), ("source", source), ("split", rec.split or ""),
+                           ("speakers", json.dumps(list(rec.speakers))),
+                           ("duration", rec.duration or 0.0),
+                           ("system", turns_json(data.system)),
+                           ("reference", turns_json(data.reference)),
+                           ("uem", json.dumps(uem))):
+            self.rows[key].append(value)
+        group = self.h5.require_group("recordings")  # type: ignore[attr-defined]
+        for key, values in self.rows.items():
+            if key in group:
+                del group[key]
+            if key == "duration":
+                group.create_dataset(key, data=np.asarray(values, dtype=np.float64))
+            else:
+                group.create_dataset(key, data=np.asarray(values, dtype=object),
+                                     dtype=__import__("h5py").string_dtype())
