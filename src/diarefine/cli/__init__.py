@@ -23,6 +23,7 @@ COMMANDS = {
     "boundaries": "diarefine.cli.boundaries:boundaries",
     "collar-sweep": "diarefine.cli.boundaries:collar_sweep",
     "refiner-data": "diarefine.cli.refiner_data:refiner_data",
+    "train-refiner": "diarefine.cli.train_refiner:train_refiner",
 }
 
 

@@ -1,0 +1,68 @@
+"""Self-describing refiner checkpoints: safetensors weights whose metadata hold the format,
+the variant, its constructor arguments, the window it reads and the abstention threshold;
+beside them a JSON file of the same plus the training data's provenance. Loading never
+unpickles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diarefine.errors import DiarefineError
+from diarefine.models.refiners import VARIANTS
+from diarefine.models.refiners.common import WindowSpec
+
+FORMAT = "diarefine-refiner/1"
+
+
+class CheckpointError(DiarefineError):
+    """A refiner checkpoint that cannot be read or does not fit its module."""
+
+
+def save_refiner(model: torch.nn.Module, variant: str, arguments: dict[str, Any],
+                 path: str | Path, abstain: float, provenance: dict[str, Any]) -> None:
+    """Write ``path`` (.safetensors) and ``path`` with suffix .json, atomically."""
+    from safetensors.torch import save
+
+    from diarefine.io.atomic import atomic_open, atomic_write_text
+
+    path = Path(path)
+    spec = model.spec  # type: ignore[attr-defined]
+    meta = {"format": FORMAT, "variant": variant, "arguments": json.dumps(arguments),
+            "window": json.dumps(asdict(spec)), "abstain": repr(float(abstain))}
+    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    with atomic_open(path, "wb") as handle:
+        handle.write(save(state, metadata=meta))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(
+        {**{k: v for k, v in meta.items() if k not in ("arguments", "window")},
+         "arguments": arguments, "window": asdict(spec), "abstain": float(abstain),
+         "provenance": provenance}, indent=1) + "\n")
+
+
+def load_refiner(path: str | Path) -> tuple[torch.nn.Module, str, float, WindowSpec]:
+    """(module in eval mode, variant, abstention threshold, window) of a checkpoint."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such refiner checkpoint")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors file ({exc})") from None
+    if meta.get("format") != FORMAT or meta.get("variant") not in VARIANTS:
+        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint of one of {sorted(VARIANTS)}")
+    try:
+        spec = WindowSpec(**json.loads(meta["window"]))
+        model = VARIANTS[meta["variant"]](spec=spec, **json.loads(meta["arguments"]))
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: does not fit its {meta.get('variant')} module "
+                              f"({' '.join(str(exc).split())[:300]})") from None
+    return model.eval(), meta["variant"], float(meta["abstain"]), spec

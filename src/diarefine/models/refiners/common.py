@@ -1,0 +1,38 @@
+"""What every refiner module shares: the window it reads and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """The input layout: ``num_frames`` frames of ``channels`` features every ``rate``
+    seconds, frame ``num_frames // 2`` on the boundary; ``static`` features per boundary."""
+
+    num_frames: int = 200
+    channels: int = 17
+    rate: float = 0.02
+    static: int = 391
+
+    @property
+    def centre(self) -> int:
+        return self.num_frames // 2
+
+
+@dataclass
+class RefinerOutput:
+    """``offset`` (B,) seconds to add to the boundary; ``confidence`` (B,); ``keep``
+    (B,) logit that the boundary has a reference partner (zeros if not modelled)."""
+
+    offset: torch.Tensor
+    confidence: torch.Tensor
+    keep: torch.Tensor
+
+
+def split_static(static: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor,
+                                                          torch.Tensor]:
+    """(B, 2D + 7) -> centroid A (B, D), centroid B (B, D), flags (B, 7)."""
+    return static[:, :dim], static[:, dim:2 * dim], static[:, 2 * dim:]

@@ -1,0 +1,114 @@
+"""Refiner data read back from the HDF5 files of `diarefine refiner-data`, and the
+disjointness checks of the splits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from diarefine.core.annotation import Annotation
+from diarefine.core.timeline import Timeline
+from diarefine.errors import DiarefineError
+
+
+@dataclass(frozen=True)
+class RecordingRow:
+    uri: str
+    source: str
+    speakers: tuple[str, ...]
+    system: Annotation
+    reference: Annotation
+    uem: Timeline | None
+
+
+@dataclass(frozen=True)
+class RefinerData:
+    """Boundaries of one or more files: ``frames`` (n, W, C), ``static`` (n, S),
+    ``offset`` (n,) (NaN: spurious), ``matched``, ``time``, ``index`` (in the recording's
+    `boundaries_of` list), ``recording`` (n,) row of ``recordings``."""
+
+    frames: NDArray[np.float32]
+    static: NDArray[np.float32]
+    offset: NDArray[np.float32]
+    matched: NDArray[np.bool_]
+    time: NDArray[np.float64]
+    index: NDArray[np.int64]
+    recording: NDArray[np.int64]
+    recordings: tuple[RecordingRow, ...]
+    sources: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.offset)
+
+    def subset(self, rows: NDArray) -> RefinerData:
+        return RefinerData(self.frames[rows], self.static[rows], self.offset[rows],
+                           self.matched[rows], self.time[rows], self.index[rows],
+                           self.recording[rows], self.recordings, self.sources)
+
+
+def _annotation(uri: str, text: str) -> Annotation:
+    from diarefine.core.annotation import Turn
+
+    return Annotation(uri, tuple(Turn(float(a), float(b), str(s))
+                                 for a, b, s in json.loads(text)))
+
+
+def read_refiner_data(paths: Sequence[str | Path]) -> RefinerData:
+    """Concatenate HDF5 files; recordings listed in two files are refused."""
+    import h5py
+
+    parts: dict[str, list] = {k: [] for k in ("frames", "static", "offset", "matched", "time",
+                                              "index", "recording")}
+    rows: list[RecordingRow] = []
+    for path in paths:
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as exc:
+            raise DiarefineError(f"{path}: not a refiner-data HDF5 file ({exc})") from None
+        with h5:
+            rec = h5["recordings"]
+            uems = [json.loads(u) for u in rec["uem"].asstr()[:]]
+            for i, uri in enumerate(rec["uri"].asstr()[:]):
+                rows.append(RecordingRow(
+                    uri, rec["source"].asstr()[i], tuple(json.loads(rec["speakers"].asstr()[i])),
+                    _annotation(uri, rec["system"].asstr()[i]),
+                    _annotation(uri, rec["reference"].asstr()[i]),
+                    Timeline([tuple(b) for b in uems[i]]) if uems[i] is not None else None))
+            if "boundaries" not in h5 or "frames" not in h5["boundaries"]:
+                continue
+            b = h5["boundaries"]
+            first = len(rows) - len(rec["uri"])
+            for key in parts:
+                values = b[key][:]
+                parts[key].append(values + first if key == "recording" else values)
+    uris = [r.uri for r in rows]
+    twice = sorted({u for u in uris if uris.count(u) > 1})
+    if twice:
+        raise DiarefineError(f"recordings in more than one file: {twice[:5]}")
+    if not parts["offset"]:
+        raise DiarefineError(f"no boundaries in {list(map(str, paths))}")
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    return RefinerData(cat["frames"].astype(np.float32), cat["static"].astype(np.float32),
+                       cat["offset"].astype(np.float32), cat["matched"].astype(bool),
+                       cat["time"], cat["index"].astype(np.int64),
+                       cat["recording"].astype(np.int64), tuple(rows),
+                       tuple(sorted({r.source for r in rows})))
+
+
+def check_disjoint(train: RefinerData, select: RefinerData) -> list[str]:
+    """Problems (empty when none): recordings or speakers shared by the two sets. The
+    speakers compared are the manifests' (simulated sets: LibriSpeech ids; AMI: its ids)."""
+    problems = []
+    shared = {r.uri for r in train.recordings} & {r.uri for r in select.recordings}
+    if shared:
+        problems.append(f"recordings in both: {sorted(shared)[:5]}")
+    speakers = ({s for r in train.recordings for s in r.speakers}
+                & {s for r in select.recordings for s in r.speakers})
+    if speakers:
+        problems.append(f"speakers in both: {sorted(speakers)[:5]}")
+    return problems

@@ -1,0 +1,65 @@
+"""Refinements applied to stored pipeline outputs, and their scores: what the abstention
+threshold is chosen by (selection sets) and what the benchmark reports (held-out sets).
+
+Applying a refiner's corrections here is exactly what the pipeline stage does
+(`~diarefine.stages.refinement.learned.LearnedRefiner`): the same boundaries of the same
+system output, the same windows, the same `apply_moves` with change points linked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from diarefine.core.annotation import Annotation
+from diarefine.metrics import ScoreSettings, score_corpus
+from diarefine.stages.refinement.edits import apply_moves, boundaries_of, change_links
+from diarefine.train.dataset import RefinerData
+
+
+def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
+                    rows: Sequence[int] | None = None) -> dict[str, Annotation]:
+    """Each recording's system output with ``moves`` (n,) seconds applied to its stored
+    boundaries (0: unmoved; NaN: abstained)."""
+    out = {}
+    chosen = range(len(data.recordings)) if rows is None else rows
+    for r in chosen:
+        rec = data.recordings[r]
+        bounds = boundaries_of(rec.system)
+        mine = np.flatnonzero(data.recording == r)
+        asked = {int(data.index[i]): float(moves[i]) for i in mine
+                 if np.isfinite(moves[i]) and moves[i] != 0.0}
+        out[rec.uri] = apply_moves(bounds, asked, change_links(bounds)) if asked else rec.system
+    return out
+
+
+@dataclass(frozen=True)
+class Scores:
+    der: float  # collar 0, overlap scored, %
+    der25: float  # collar 0.25 s per side, %
+    mae_ms: float  # mean absolute error of the matched boundaries after the moves
+    median_ms: float
+    acc: tuple[float, float, float]  # % within 50, 100, 200 ms
+
+
+def der_of(data: RefinerData, hypotheses: dict[str, Annotation], collar: float = 0.0,
+           rows: Sequence[int] | None = None) -> float:
+    chosen = range(len(data.recordings)) if rows is None else rows
+    recs = [data.recordings[r] for r in chosen]
+    result = score_corpus({r.uri: r.reference for r in recs},
+                          {r.uri: hypotheses[r.uri] for r in recs},
+                          {r.uri: r.uem for r in recs if r.uem is not None},
+                          ScoreSettings(collar=collar))
+    return 100 * result.overall.der.der
+
+
+def boundary_errors(data: RefinerData, moves: NDArray[np.float64], mask: NDArray[np.bool_]
+                    ) -> NDArray[np.float64]:
+    """|error| in ms after the moves, of the matched boundaries under ``mask`` (against the
+    reference boundary each was matched to before moving)."""
+    rows = mask & data.matched
+    applied = np.where(np.isfinite(moves), moves, 0.0)
+    return 1000 * np.abs(data.offset[rows] - applied[rows])

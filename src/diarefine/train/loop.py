@@ -1,0 +1,171 @@
+"""The one training loop of every refiner variant (PyTorch Lightning), then the choice of
+its abstention threshold on the selection sets.
+
+    model = train_refiner(config, train_data, select_data)
+
+Each epoch the model is scored on the selection set (mean absolute error of the matched
+boundaries' corrections); the weights of the best epoch are kept. The threshold is then
+chosen on the selection set by DER at collar 0 of the refined outputs
+(`choose_threshold`). Nothing here reads a held-out set.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import numpy as np
+import torch
+
+from diarefine.errors import DiarefineError
+from diarefine.models.refiners import VARIANTS, WindowSpec
+from diarefine.train.dataset import RefinerData
+from diarefine.train.evaluate import der_of, refined_outputs
+from diarefine.train.losses import LOSSES
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    variant: str
+    model: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> TrainConfig:
+        """A variant's shipped config by name ("mlp") or a TOML file."""
+        path = Path(name_or_path)
+        if not path.suffix:
+            path = CONFIGS / f"{name_or_path}.toml"
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DiarefineError(f"{path}: cannot read the refiner config ({exc})") from None
+        if data.get("variant") not in VARIANTS:
+            raise DiarefineError(f"{path}: variant must be one of {sorted(VARIANTS)}")
+        train = data.get("train", {})
+        unknown = set(train) - {"epochs", "batch_size", "lr", "weight_decay", "seed"}
+        if unknown:
+            raise DiarefineError(f"{path}: [train] unknown key(s) {sorted(unknown)}")
+        return cls(data["variant"], dict(data.get("model", {})), **train)
+
+
+def tensors(data: RefinerData) -> tuple[torch.Tensor, ...]:
+    return (torch.from_numpy(data.frames), torch.from_numpy(data.static),
+            torch.from_numpy(data.offset), torch.from_numpy(data.matched))
+
+
+def build_model(config: TrainConfig, data: RefinerData) -> torch.nn.Module:
+    spec = WindowSpec(data.frames.shape[1], data.frames.shape[2], 0.02, data.static.shape[1])
+    return VARIANTS[config.variant](spec=spec, **config.model)
+
+
+def predict(model: torch.nn.Module, data: RefinerData, batch: int = 512
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(corrections (n,) in seconds, confidences (n,)) in eval mode."""
+    model.eval()
+    offsets, confidences = [], []
+    with torch.inference_mode():
+        for i in range(0, len(data), batch):
+            out = model(torch.from_numpy(data.frames[i:i + batch]),
+                        torch.from_numpy(data.static[i:i + batch]))
+            offsets.append(out.offset.numpy())
+            confidences.append(out.confidence.numpy())
+    return np.concatenate(offsets).astype(np.float64), np.concatenate(confidences)
+
+
+def selection_mae(model: torch.nn.Module, data: RefinerData) -> float:
+    offset, _ = predict(model, data)
+    rows = data.matched
+    return float(np.mean(np.abs(data.offset[rows] - offset[rows]))) if rows.any() else 0.0
+
+
+def train_refiner(config: TrainConfig, train: RefinerData, select: RefinerData,
+                  log: Any = print) -> torch.nn.Module:
+    """Train ``config.variant`` on ``train``; the weights of the epoch with the lowest
+    selection-set MAE are returned (eval mode)."""
+    import lightning as L
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    model = build_model(config, train)
+    task = _Task(model, config)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(*tensors(train)), batch_size=config.batch_size,
+        shuffle=True, generator=torch.Generator().manual_seed(config.seed))
+    keeper = _KeepBest(select, log)
+    trainer = L.Trainer(max_epochs=config.epochs, accelerator="cpu", devices=1,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, deterministic=True, callbacks=[keeper])
+    trainer.fit(task, loader)
+    model.load_state_dict(keeper.best_state)
+    log(f"best epoch {keeper.best_epoch}: selection MAE {1000 * keeper.best:.1f} ms")
+    return model.eval()
+
+
+def choose_threshold(model: torch.nn.Module, select: RefinerData,
+                     quantiles: int = 20) -> tuple[float, list[tuple[float, float]]]:
+    """The abstention threshold with the lowest selection-set DER (collar 0) among the
+    confidence quantiles (and +inf: abstain always); ties go to the higher threshold.
+    Returns it and the (threshold, DER) curve."""
+    offset, confidence = predict(model, select)
+    candidates = sorted({float(np.quantile(confidence, q))
+                         for q in np.linspace(0, 1, quantiles, endpoint=False)})
+    curve = []
+    for threshold in [*candidates, float("inf")]:
+        moves = np.where(confidence >= threshold, offset, np.nan)
+        curve.append((threshold, der_of(select, refined_outputs(select, moves))))
+    best = min(curve, key=lambda c: (round(c[1], 6), -c[0]))
+    return best[0], curve
+
+
+class _Task:  # built lazily: lightning is imported only when training
+    def __new__(cls, model: torch.nn.Module, config: TrainConfig) -> Any:
+        import lightning as L
+
+        class Task(L.LightningModule):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def training_step(self, batch: Any, _: int) -> torch.Tensor:
+                loss, _parts = LOSSES[config.variant](self.model, tuple(batch))
+                return loss
+
+            def configure_optimizers(self) -> Any:
+                opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
+                                        weight_decay=config.weight_decay)
+                sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs)
+                return [opt], [sched]
+
+        return Task()
+
+
+class _KeepBest:
+    def __new__(cls, select: RefinerData, log: Any) -> Any:
+        import lightning as L
+
+        class KeepBest(L.Callback):
+            best, best_epoch, best_state = float("inf"), -1, None
+
+            def on_train_epoch_end(self, trainer: Any, task: Any) -> None:
+                mae = selection_mae(task.model, select)
+                task.model.train()
+                if mae < self.best:
+                    self.best, self.best_epoch = mae, trainer.current_epoch
+                    self.best_state = copy.deepcopy(task.model.state_dict())
+                log(f"epoch {trainer.current_epoch}: selection MAE {1000 * mae:.1f} ms")
+
+        return KeepBest()
