@@ -35,7 +35,7 @@ def test_forward_and_backward_shapes(variant: str) -> None:
     model = VARIANTS[variant](spec=spec_of(frames, static))
     out = model(frames[:5], static[:5])
     assert out.offset.shape == out.confidence.shape == out.keep.shape == (5,)
-    assert float(out.offset.abs().max()) <= 0.5
+    assert float(out.offset.detach().abs().max()) <= 0.5
     loss, parts = LOSSES[variant](model, (frames[:5], static[:5], offset[:5], matched[:5]))
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -44,14 +44,20 @@ def test_forward_and_backward_shapes(variant: str) -> None:
     assert all(np.isfinite(v) for v in parts.values())
 
 
+#: Full-batch Adam steps and learning rate of the gate: a denoiser learns the data's
+#: distribution, not one value per input, so it needs more steps to collapse onto them.
+GATE = {"diffusion": (1000, 2e-3)}
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_gate_each_variant_fits_32_real_examples_to_25_ms(variant: str) -> None:
     frames, static, offset, matched = real_examples()
     assert matched.all() and len(offset) == 32
     torch.manual_seed(0)
     model = VARIANTS[variant](spec=spec_of(frames, static), dropout=0.0)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(400):
+    steps, lr = GATE.get(variant, (400, 1e-3))
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
         optimiser.zero_grad()
         loss, _ = LOSSES[variant](model, (frames, static, offset, matched))
         loss.backward()

@@ -11,8 +11,12 @@ reference partner) where the variant has one.
 from __future__ import annotations
 
 from diarefine.models.refiners.common import RefinerOutput, WindowSpec
+from diarefine.models.refiners.diffusion import DiffusionRefiner
+from diarefine.models.refiners.frames import ContrastiveRefiner, TransformerRefiner
 from diarefine.models.refiners.mlp import MLPRefiner
 
-VARIANTS = {"mlp": MLPRefiner}
+VARIANTS = {"mlp": MLPRefiner, "transformer": TransformerRefiner,
+            "diffusion": DiffusionRefiner, "contrastive": ContrastiveRefiner}
 
-__all__ = ["VARIANTS", "MLPRefiner", "RefinerOutput", "WindowSpec"]
+__all__ = ["VARIANTS", "ContrastiveRefiner", "DiffusionRefiner", "MLPRefiner",
+           "RefinerOutput", "TransformerRefiner", "WindowSpec"]

@@ -92,6 +92,20 @@ def change_links(bounds: Boundaries, change_gap: float = CHANGE_GAP
     return links
 
 
+def effective_moves(count: int, moves: Mapping[int, float],
+                    linked: Iterable[tuple[int, int]] = ()) -> NDArray[np.float64]:
+    """(count,) the move each boundary gets: its own, or for a linked pair the mean of
+    the moves asked for the pair (one asked: both take it)."""
+    delta = np.zeros(count)
+    for i, d in moves.items():
+        delta[i] = d
+    for a, b in linked:
+        asked = [moves[i] for i in (a, b) if i in moves]
+        if asked:
+            delta[a] = delta[b] = float(np.mean(asked))
+    return delta
+
+
 def apply_moves(bounds: Boundaries, moves: Mapping[int, float],
                 linked: Iterable[tuple[int, int]] = (), deletions: Iterable[int] = (),
                 min_duration: float = MIN_DURATION) -> Annotation:
@@ -100,14 +114,7 @@ def apply_moves(bounds: Boundaries, moves: Mapping[int, float],
     ``linked`` pairs move together (the mean of their moves; a pair with one move
     takes it for both); ``deletions`` are joined-turn indices to drop.
     """
-    delta = np.zeros(len(bounds))
-    for i, d in moves.items():
-        delta[i] = d
-    for a, b in linked:
-        asked = [moves[i] for i in (a, b) if i in moves]
-        if asked:
-            delta[a] = delta[b] = float(np.mean(asked))
-    new = bounds.times + delta
+    new = bounds.times + effective_moves(len(bounds), moves, linked)
     dropped = set(deletions)
     turns = []
     for i, turn in enumerate(bounds.turns.turns):
