@@ -24,6 +24,7 @@ COMMANDS = {
     "collar-sweep": "diarefine.cli.boundaries:collar_sweep",
     "refiner-data": "diarefine.cli.refiner_data:refiner_data",
     "train-refiner": "diarefine.cli.train_refiner:train_refiner",
+    "refine": "diarefine.cli.refine:refine",
 }
 
 

@@ -92,7 +92,8 @@ def speaker_count(
 def count_probabilities(scores: ChunkScores, duration: float,
                         weighting: str = _DEFAULTS.weighting) -> NDArray[np.float64]:
     """The chunks' probabilities of 0, 1, ... M simultaneous speakers averaged at each
-    global frame: (num_global_frames, M + 1), on the grid of `speaker_count`."""
+    global frame: (num_global_frames, M + 1), on the grid of `speaker_count`; a frame no
+    chunk covers (past the end of the audio) has no speaker for sure."""
     if scores.count_probs is None:
         raise ValueError("the segmentation gave no count probabilities")
     total = _total_frames(scores, duration)
@@ -101,6 +102,7 @@ def count_probabilities(scores: ChunkScores, duration: float,
     for c in range(scores.num_chunks):
         summed[offsets[c]: offsets[c] + scores.data.shape[1]] += \
             weight[:, None] * scores.count_probs[c]
+    summed[summed.sum(axis=1) == 0, 0] = 1.0
     return summed / covered[:, None]
 
 

@@ -1,0 +1,145 @@
+"""The refinement stage in the real pipeline and on another system's RTTM (real models,
+real audio: skipped with a reason without them, failed under CI=true)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diarefine.config import PipelineConfig, RefinerConfig
+from diarefine.io.rttm import read_rttm, write_rttm
+from diarefine.stages.refinement import ShiftRefiner, build_refiner, refiner_file
+from diarefine.stages.refinement.features import CHANNELS, RefinementContext
+from needs import require, require_pipeline
+
+pytestmark = pytest.mark.slow
+
+SHIFT = ShiftRefiner({("edge", "onset"): 0.05, ("edge", "offset"): -0.04,
+                      ("change", "onset"): 0.03, ("overlap", "offset"): -0.02})
+
+
+@pytest.fixture(scope="module")
+def pipeline():  # type: ignore[no-untyped-def]
+    require_pipeline()
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    return DiarizationPipeline.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def sample(shared_data: Path) -> Path:
+    path = shared_data / "pyannote-sample" / "sample.wav"
+    require(path.is_file(), f"{path} is absent")
+    return path
+
+
+def turns(annotation) -> list[tuple[float, float, str]]:  # type: ignore[no-untyped-def]
+    return [(round(t.start, 6), round(t.end, 6), t.speaker) for t in annotation.turns]
+
+
+def test_refiner_none_gives_todays_output_and_hook_steps(pipeline, sample: Path) -> None:  # type: ignore[no-untyped-def]
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    none = DiarizationPipeline.from_pretrained(PipelineConfig(refiner=RefinerConfig("none")))
+    seen: list[list[str]] = [[], []]
+    a = pipeline(sample, hook=lambda n, _: seen[0].append(n))
+    b = none(sample, hook=lambda n, _: seen[1].append(n))
+    assert turns(a.diarization) == turns(b.diarization)
+    assert turns(a.exclusive) == turns(b.exclusive)
+    assert seen[0] == seen[1]
+    assert not any(n.startswith(("refinement", "postprocess")) for n in seen[0])
+
+
+def test_the_stage_applies_the_refiner_to_the_post_processed_output(pipeline, sample: Path  # type: ignore[no-untyped-def]
+                                                                    ) -> None:
+    plain = pipeline(sample).diarization
+    capture: dict[str, object] = {}
+    refined_pipeline = dataclasses.replace(pipeline, refiner=SHIFT)
+    out = refined_pipeline(sample, hook=lambda n, a: capture.setdefault(n, a))
+    assert turns(capture["postprocess"]) == turns(plain)  # type: ignore[arg-type]
+    assert "refinement/context" not in capture  # the shift reads no context
+    assert turns(out.diarization) == turns(SHIFT(plain))
+    assert turns(out.diarization) != turns(plain)
+    assert all(t.end > t.start for t in out.diarization.turns)
+    # the exclusive output follows the refined one and never overlaps
+    ex = sorted(out.exclusive.turns)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(ex, ex[1:]))
+    speech = out.diarization.speech()
+    assert abs(sum(s.duration for s in speech) - sum(t.duration for t in ex)) < 1e-6
+
+
+def test_a_refiner_that_reads_the_context_gets_the_pipelines_tracks(pipeline, sample: Path  # type: ignore[no-untyped-def]
+                                                                    ) -> None:
+    from diarefine.train.refiner_data import CaptureRefiner
+
+    capture = CaptureRefiner()
+    out = dataclasses.replace(pipeline, refiner=capture)(sample)
+    ctx = capture.context
+    assert isinstance(ctx, RefinementContext)
+    speakers = len(ctx.speakers)
+    assert set(out.diarization.speakers) <= set(ctx.speakers)
+    assert ctx.activity.shape[1] == speakers and ctx.count_probs.shape == (len(ctx.activity), 3)
+    np.testing.assert_allclose(ctx.count_probs.sum(axis=1), 1.0, atol=1e-4)
+    assert ctx.centroids.shape == (speakers, 192)
+    np.testing.assert_allclose(np.linalg.norm(ctx.centroids, axis=1), 1.0, atol=1e-5)
+    assert ctx.similarity.shape == (len(ctx.window_times), speakers)
+    assert len(ctx.window_times) > 100  # a window every 0.1 s where one speaker talks
+    assert abs(len(ctx.acoustic) * 0.02 - 30.0) < 0.1  # 20 ms acoustic frames of 30 s
+    for name, centroid in out.speaker_embeddings.items():  # the pipeline's own centroids
+        k = ctx.speakers.index(name)
+        assert float(ctx.centroids[k] @ centroid / np.linalg.norm(centroid)) > 0.999
+    assert len(CHANNELS) == 17
+
+
+def test_refine_command_refines_another_systems_rttm(pipeline, sample: Path,  # type: ignore[no-untyped-def]
+                                                     tmp_path: Path) -> None:
+    hyp = pipeline(sample).diarization.rename(lambda s: f"sys_{s}")
+    write_rttm(tmp_path / "hyp.rttm", hyp)
+    table = tmp_path / "shift.json"
+    table.write_text(SHIFT.to_json())
+    bad = tmp_path / "audio"
+    bad.mkdir()
+    sf.write(bad / "sample.wav", sf.read(sample)[0], 16000)
+    sf.write(bad / "other.wav", np.zeros(16000, np.float32), 16000)  # no turns in the RTTM
+    result = subprocess.run(
+        [sys.executable, "-m", "diarefine", "refine", str(bad), "--rttm",
+         str(tmp_path / "hyp.rttm"), "-o", str(tmp_path / "out"), "--refiner", str(table)],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr  # one recording failed, the other is done
+    assert "FAILED other" in result.stderr and "no turns for 'other'" in result.stderr
+    got = read_rttm(tmp_path / "out" / "sample.rttm")["sample"]
+    assert turns(got) == [(round(a, 3), round(b, 3), s) for a, b, s in turns(SHIFT(hyp))]
+
+
+def test_rttm_context_of_the_pipelines_own_output_finds_its_speakers(pipeline, sample: Path  # type: ignore[no-untyped-def]
+                                                                     ) -> None:
+    from diarefine.io.audio import load_audio
+    from diarefine.stages.refinement.external import rttm_context
+
+    out = pipeline(sample)
+    ctx = rttm_context(pipeline, load_audio(sample), out.diarization)
+    assert list(ctx.speakers) == list(out.diarization.speakers)
+    for name, centroid in out.speaker_embeddings.items():
+        k = ctx.speakers.index(name)
+        cosine = float(ctx.centroids[k] @ centroid / np.linalg.norm(centroid))
+        assert cosine > 0.9, (name, cosine)
+
+
+@pytest.mark.parametrize("name", ["mlp", "transformer", "diffusion", "contrastive"])
+def test_each_shipped_learned_refiner_runs_in_the_pipeline(pipeline, sample: Path,  # type: ignore[no-untyped-def]
+                                                           name: str) -> None:
+    from diarefine.train.refiner_data import CaptureRefiner
+
+    require(refiner_file(name).is_file(), f"no shipped {name} checkpoint")
+    refiner = build_refiner(name)
+    capture = CaptureRefiner()
+    plain = dataclasses.replace(pipeline, refiner=capture)(sample).diarization
+    out = dataclasses.replace(pipeline, refiner=refiner)(sample).diarization
+    assert turns(out) == turns(refiner(plain, capture.context))
+    assert all(t.end > t.start for t in out.turns)
