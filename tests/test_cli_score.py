@@ -136,7 +136,8 @@ def test_mismatched_files_are_reported(files: tuple[Path, Path], tmp_path: Path)
 
 def test_core_paths_do_not_import_torch() -> None:
     code = ("import sys, diarefine, diarefine.io, diarefine.metrics, diarefine.cli.score, "
-            "diarefine.metrics.score, diarefine.report.table; "
+            "diarefine.metrics.score, diarefine.report.table, diarefine.stages.refinement, "
+            "diarefine.stages.refinement.oracle, diarefine.stages.refinement.features; "
             "print('torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False", proc.stderr
