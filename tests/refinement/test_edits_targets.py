@@ -160,3 +160,19 @@ def test_refiner_none_is_the_identity_and_unknown_names_are_refused() -> None:
     assert build_refiner("none")(hyp, None) is hyp
     with pytest.raises(RefinerError, match="unknown refiner 'wobble'"):
         build_refiner("wobble")
+
+
+def test_the_exclusive_output_of_a_refined_diarization_gives_overlaps_to_the_most_active(
+        ) -> None:
+    from diarefine.core.frames import FrameGrid
+    from diarefine.stages.base import FrameScores
+    from diarefine.stages.pipeline import exclusive_of
+
+    refined = ann([(0, 5, "A"), (4, 8, "B"), (7.5, 9, "A")])
+    data = np.zeros((600, 2), np.float32)
+    data[:, 0], data[:, 1] = 0.6, 0.4
+    data[375:, 1] = 0.9  # from 7.5 s B is the more active
+    scores = FrameScores(data, np.ones(600, np.int64), FrameGrid(0.0, 0.02, 0.02))
+    out = exclusive_of(refined, scores, ["A", "B"])
+    assert [(t.start, t.end, t.speaker) for t in out.turns] == [
+        (0.0, 5.0, "A"), (5.0, 8.0, "B"), (8.0, 9.0, "A")]

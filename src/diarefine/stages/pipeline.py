@@ -171,26 +171,31 @@ class DiarizationPipeline:
 def exclusive_of(diarization: Annotation, scores: FrameScores, names: list[str]
                  ) -> Annotation:
     """One speaker at a time: where turns overlap, the speaker most active there (mean
-    activation over the frames of that stretch) keeps it. Exact in time (no frames)."""
-    edges = sorted({t for turn in diarization.turns for t in (turn.start, turn.end)})
+    activation over the frames of that stretch) keeps it. Exact in time (no frames); one
+    sweep over the turns' edges."""
+    events = sorted([(t.start, 1, t.speaker) for t in diarization.turns]
+                    + [(t.end, -1, t.speaker) for t in diarization.turns])
     column = {n: k for k, n in enumerate(names)}
     centres = scores.frames.centers(len(scores.data))
+    active: dict[str, int] = {}
     pieces: list[Turn] = []
-    for a, b in zip(edges, edges[1:]):
-        talking = [t.speaker for t in diarization.turns if t.start <= a and t.end >= b]
-        if not talking:
+    for k, (t, delta, speaker) in enumerate(events):
+        active[speaker] = active.get(speaker, 0) + delta
+        end = events[k + 1][0] if k + 1 < len(events) else t
+        talking = [s for s, n in active.items() if n > 0]
+        if end <= t or not talking:
             continue
         if len(talking) > 1 and len(scores.data):
-            inside = (centres >= a) & (centres < b)
+            inside = (centres >= t) & (centres < end)
             rows = scores.data[inside] if inside.any() else scores.data[
-                [min(int(np.searchsorted(centres, (a + b) / 2)), len(centres) - 1)]]
+                [min(int(np.searchsorted(centres, (t + end) / 2)), len(centres) - 1)]]
             talking.sort(key=lambda s: -float(rows[:, column[s]].mean())
                          if s in column else 0.0)
-        speaker = talking[0]
-        if pieces and pieces[-1].speaker == speaker and abs(pieces[-1].end - a) < 1e-9:
-            pieces[-1] = Turn(pieces[-1].start, b, speaker)
+        who = talking[0]
+        if pieces and pieces[-1].speaker == who and abs(pieces[-1].end - t) < 1e-9:
+            pieces[-1] = Turn(pieces[-1].start, end, who)
         else:
-            pieces.append(Turn(a, b, speaker))
+            pieces.append(Turn(t, end, who))
     return diarization.with_turns(pieces)
 
 
