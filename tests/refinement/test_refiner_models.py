@@ -105,3 +105,28 @@ def test_a_file_that_is_not_a_refiner_checkpoint_is_refused(tmp_path: Path) -> N
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 20)
     with pytest.raises(CheckpointError, match="not a safetensors file"):
         load_refiner(tmp_path / "junk.safetensors")
+
+
+def test_the_training_loop_keeps_the_best_epoch_and_lowers_the_error() -> None:
+    """The one Lightning loop on the 32 real examples (train and selection alike here):
+    the returned weights are those of the epoch with the lowest selection MAE."""
+    pytest.importorskip("lightning")
+    from diarefine.train.dataset import RefinerData
+    from diarefine.train.loop import TrainConfig, selection_mae, train_refiner
+
+    frames, static, offset, matched = (t.numpy() for t in real_examples())
+    n = len(offset)
+    data = RefinerData(frames, static, offset, matched, np.zeros(n), np.arange(n),
+                       np.zeros(n, np.int64), (), ("fixture",))
+    config = TrainConfig("mlp", {"dropout": 0.0}, epochs=30, batch_size=8, lr=2e-3)
+    torch.manual_seed(0)
+    untrained = VARIANTS["mlp"](spec=spec_of(torch.from_numpy(frames), torch.from_numpy(static)),
+                                dropout=0.0)
+    logged: list[str] = []
+    model = train_refiner(config, data, data, log=logged.append)
+    epochs = [float(m.split()[-2]) for m in logged if m.startswith("epoch")]
+    assert len(epochs) == 30
+    best = 1000 * selection_mae(model, data)
+    assert best == pytest.approx(min(epochs), abs=0.05)
+    assert best < 0.5 * 1000 * selection_mae(untrained, data)
+    assert not model.training

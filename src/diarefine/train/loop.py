@@ -97,8 +97,12 @@ def train_refiner(config: TrainConfig, train: RefinerData, select: RefinerData,
                   log: Any = print) -> torch.nn.Module:
     """Train ``config.variant`` on ``train``; the weights of the epoch with the lowest
     selection-set MAE are returned (eval mode)."""
+    import logging
+
     import lightning as L
 
+    # Lightning's start-up banner (accelerators, tips) is not this command's output
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = build_model(config, train)
     task = _Task(model, config)
