@@ -144,8 +144,9 @@ class PostProcessConfig:
 @dataclass(frozen=True)
 class RefinerConfig:
     #: "none", "shift", "mlp", "transformer", "diffusion", "contrastive", or the path of
-    #: a refiner checkpoint (.safetensors) or shift table (.json)
-    name: str = "none"
+    #: a refiner checkpoint (.safetensors) or shift table (.json). The default is the
+    #: variant chosen on the selection sets (docs/refinement.md)
+    name: str = "transformer"
     #: confidence below which a learned refiner keeps a boundary where it is (None: the
     #: threshold stored with the checkpoint, chosen on the selection sets)
     abstain: float | None = None

@@ -26,10 +26,11 @@ SHIFT = ShiftRefiner({("edge", "onset"): 0.05, ("edge", "offset"): -0.04,
 
 @pytest.fixture(scope="module")
 def pipeline():  # type: ignore[no-untyped-def]
+    """The pipeline without refinement (each test sets the refiner it needs)."""
     require_pipeline()
     from diarefine.stages.pipeline import DiarizationPipeline
 
-    return DiarizationPipeline.from_pretrained()
+    return DiarizationPipeline.from_pretrained(PipelineConfig(refiner=RefinerConfig("none")))
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +44,23 @@ def turns(annotation) -> list[tuple[float, float, str]]:  # type: ignore[no-unty
     return [(round(t.start, 6), round(t.end, 6), t.speaker) for t in annotation.turns]
 
 
-def test_refiner_none_gives_todays_output_and_hook_steps(pipeline, sample: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refiner_none_gives_the_unrefined_output_and_the_default_refines_it(  # type: ignore[no-untyped-def]
+        pipeline, sample: Path) -> None:
+    """``none`` is the pipeline before refinement: the default pipeline's post-processed
+    output (its ``postprocess`` hook step), which its default refiner then moves."""
     from diarefine.stages.pipeline import DiarizationPipeline
 
-    none = DiarizationPipeline.from_pretrained(PipelineConfig(refiner=RefinerConfig("none")))
-    seen: list[list[str]] = [[], []]
-    a = pipeline(sample, hook=lambda n, _: seen[0].append(n))
-    b = none(sample, hook=lambda n, _: seen[1].append(n))
-    assert turns(a.diarization) == turns(b.diarization)
-    assert turns(a.exclusive) == turns(b.exclusive)
-    assert seen[0] == seen[1]
-    assert not any(n.startswith(("refinement", "postprocess")) for n in seen[0])
+    default = DiarizationPipeline.from_pretrained()
+    assert default.refiner.name == PipelineConfig().refiner.name == "transformer"
+    seen: dict[str, object] = {}
+    names: list[str] = []
+    refined = default(sample, hook=lambda n, a: (seen.setdefault(n, a), names.append(n)))
+    plain = pipeline(sample, hook=lambda n, _: names.append(f"none:{n}"))
+    assert turns(plain.diarization) == turns(seen["postprocess"])  # type: ignore[arg-type]
+    assert turns(refined.diarization) != turns(plain.diarization)
+    mine = [n[5:] for n in names if n.startswith("none:") and "progress" not in n]
+    assert not any(n.startswith(("refinement", "postprocess")) for n in mine)
+    assert {"postprocess", "refinement/context"} <= set(seen)
 
 
 def test_the_stage_applies_the_refiner_to_the_post_processed_output(pipeline, sample: Path  # type: ignore[no-untyped-def]
@@ -145,3 +152,29 @@ def test_each_shipped_learned_refiner_runs_in_the_pipeline(pipeline, sample: Pat
     assert turns(out) == turns(_clip(refiner(plain, capture.context), 30.0))
     assert turns(out) != turns(plain)
     assert all(t.end > t.start for t in out.turns)
+
+
+def test_the_default_refiner_is_stable_across_codecs_and_rates(sample: Path, shared_data: Path,
+                                                               tmp_path: Path) -> None:
+    """Refinement makes small input differences count more (measured on this sample: the
+    unrefined output of an OGG or 8 kHz copy is 2.2 / 2.9 % DER from the original's, the
+    transformer-refined one 5.2 / 5.9 %), but the copies' accuracy does not suffer
+    (7.87 % on the original, 5.67 / 5.29 % on the copies)."""
+    from scipy.signal import resample_poly
+
+    from diarefine.metrics import diarization_error
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    require_pipeline()
+    x, sr = sf.read(sample, dtype="float32")
+    sf.write(tmp_path / "ogg.ogg", x, sr, format="OGG", subtype="VORBIS")
+    sf.write(tmp_path / "rate8k.wav", resample_poly(x, 1, 2).astype(np.float32), 8000,
+             subtype="FLOAT")
+    reference = read_rttm(shared_data / "pyannote-sample" / "sample.rttm")["sample"]
+    default = DiarizationPipeline.from_pretrained()
+    base = default(sample).diarization
+    for name in ("ogg.ogg", "rate8k.wav"):
+        out = default(tmp_path / name, uri="sample").diarization
+        assert diarization_error(base, out).components.der < 0.08
+        assert (diarization_error(reference, out).components.der
+                < diarization_error(reference, base).components.der + 0.03)

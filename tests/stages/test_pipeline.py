@@ -23,7 +23,7 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
-from diarefine.config import EmbeddingConfig
+from diarefine.config import EmbeddingConfig, PipelineConfig, RefinerConfig
 from diarefine.core.annotation import Annotation
 from diarefine.errors import AudioError, DiarefineError, DiarefineWarning
 from diarefine.features.fbank import compute_fbank
@@ -57,8 +57,9 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def pipeline() -> DiarizationPipeline:
+    """The pipeline's stages without boundary refinement (tests/refinement covers it)."""
     require_pipeline()
-    return DiarizationPipeline.from_pretrained()
+    return DiarizationPipeline.from_pretrained(PipelineConfig(refiner=RefinerConfig("none")))
 
 
 @pytest.fixture(scope="module")
