@@ -192,21 +192,25 @@ def analysis(data: RefinerData, sources: tuple[str, ...], moves: np.ndarray, nam
 
 def verify(data: RefinerData, name: str, count: int) -> None:
     """The real pipeline with refiner ``name`` on ``count`` held-out recordings gives the
-    outputs this table scores (to the millisecond)."""
+    outputs this table scores (within a millisecond: the stored windows are float16, the
+    pipeline's float32, which moves a correction by up to about 0.03 ms)."""
     from diarefine.config import PipelineConfig, RefinerConfig
     from diarefine.data.manifest import read_manifest
-    from diarefine.stages.pipeline import DiarizationPipeline
+    from diarefine.stages.pipeline import DiarizationPipeline, _clip
 
     audio = {r.uri: r.audio for m in (REPO / "benchmarks" / "data").glob("**/*.jsonl")
              for r in read_manifest(m)}
     pipeline = DiarizationPipeline.from_pretrained(PipelineConfig(refiner=RefinerConfig(name)))
     moves = moves_of(name, data)
     for r, rec in enumerate(data.recordings[:count]):
-        got = pipeline(audio[rec.uri], uri=rec.uri).diarization
-        expected = refined_outputs(data, moves, [r])[rec.uri]
-        same = [(round(t.start, 3), round(t.end, 3), t.speaker) for t in got.turns] == \
-            [(round(t.start, 3), round(t.end, 3), t.speaker) for t in expected.turns]
-        print(f"verify {name} on {rec.uri}: {'same' if same else 'DIFFERENT'}")
+        out = pipeline(audio[rec.uri], uri=rec.uri)
+        got = out.diarization
+        expected = _clip(refined_outputs(data, moves, [r])[rec.uri], out.duration)
+        same = len(got.turns) == len(expected.turns) and all(
+            a.speaker == b.speaker and abs(a.start - b.start) < 1e-3 and abs(a.end - b.end) < 1e-3
+            for a, b in zip(got.turns, expected.turns))
+        print(f"verify {name} on {rec.uri}: {'same' if same else 'DIFFERENT'} "
+              f"({len(got.turns)} turns)")
         if not same:
             raise SystemExit(1)
 

@@ -23,7 +23,8 @@ from diarefine.train.dataset import RefinerData
 def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
                     rows: Sequence[int] | None = None) -> dict[str, Annotation]:
     """Each recording's system output with ``moves`` (n,) seconds applied to its stored
-    boundaries (0: unmoved; NaN: abstained)."""
+    boundaries (0: unmoved; NaN: abstained), cut at the end of its scoring region (the
+    pipeline cuts at the end of the audio; the UEMs of the sets here cover whole files)."""
     out = {}
     chosen = range(len(data.recordings)) if rows is None else rows
     for r in chosen:
@@ -32,7 +33,12 @@ def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
         mine = np.flatnonzero(data.recording == r)
         asked = {int(data.index[i]): float(moves[i]) for i in mine
                  if np.isfinite(moves[i]) and moves[i] != 0.0}
-        out[rec.uri] = apply_moves(bounds, asked, change_links(bounds)) if asked else rec.system
+        refined = apply_moves(bounds, asked, change_links(bounds)) if asked else rec.system
+        if asked and rec.uem is not None and len(rec.uem.bounds):
+            end = float(rec.uem.bounds[-1, 1])
+            refined = refined.with_turns(type(t)(t.start, min(t.end, end), t.speaker)
+                                         for t in refined.turns if t.start < end)
+        out[rec.uri] = refined
     return out
 
 
