@@ -87,7 +87,7 @@ def test_refiner_data_stores_real_targets_with_their_windows(shared_data: Path,
 
     with h5py.File(out) as h5:
         assert json.loads(h5.attrs["channels"]) == list(CHANNELS)
-        assert h5["boundaries/frames"].dtype == np.float16
+        assert h5["boundaries/frames"].dtype == np.float32
     # a second file with the same recording is refused when read together
     from diarefine.errors import DiarefineError
 

@@ -10,7 +10,7 @@ correction to the one-to-one matched reference boundary, or none (spurious), by
 
 The HDF5 file (written to a temporary name and renamed when complete)::
 
-    /boundaries/frames   (n, 200, C) float16, chunked    window features
+    /boundaries/frames   (n, 200, C) float32, chunked    window features
     /boundaries/static   (n, 2D + 7) float32             embeddings and flags
     /boundaries/offset   (n,) float32                     reference - system (s), NaN if none
     /boundaries/matched  (n,) bool
@@ -190,7 +190,7 @@ class _Store:
         n = len(data.offset)
         if n == 0:
             return
-        self._append("frames", data.frames.astype(np.float16))
+        self._append("frames", data.frames.astype(np.float32))
         self._append("static", data.static.astype(np.float32))
         self._append("offset", data.offset.astype(np.float32))
         self._append("matched", data.matched)
