@@ -192,8 +192,9 @@ def analysis(data: RefinerData, sources: tuple[str, ...], moves: np.ndarray, nam
 
 def verify(data: RefinerData, name: str, count: int) -> None:
     """The real pipeline with refiner ``name`` on ``count`` held-out recordings gives the
-    outputs this table scores (within a millisecond: the stored windows are float16, the
-    pipeline's float32, which moves a correction by up to about 0.03 ms)."""
+    outputs this table scores, within a millisecond (data files written before 2026-12-03
+    15:30 hold float16 windows: against the pipeline's float32 a correction then moves by
+    up to 3 ms)."""
     from diarefine.config import PipelineConfig, RefinerConfig
     from diarefine.data.manifest import read_manifest
     from diarefine.stages.pipeline import DiarizationPipeline, _clip
