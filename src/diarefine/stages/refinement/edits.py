@@ -77,15 +77,21 @@ def change_links(bounds: Boundaries, change_gap: float = CHANGE_GAP
                  ) -> list[tuple[int, int]]:
     """Pairs (offset index, onset index) of different speakers within ``change_gap``:
     each boundary in at most one pair, the closest pairs first."""
-    offsets = [i for i, d in enumerate(bounds.directions) if d == OFFSET]
-    onsets = [i for i, d in enumerate(bounds.directions) if d == ONSET]
-    candidates = sorted(
-        (abs(bounds.times[a] - bounds.times[b]), a, b) for a in offsets for b in onsets
-        if bounds.speakers[a] != bounds.speakers[b]
-        and abs(bounds.times[a] - bounds.times[b]) <= change_gap + 1e-9)
+    times = bounds.times
+    onsets = np.array([i for i, d in enumerate(bounds.directions) if d == ONSET], dtype=int)
+    onsets = onsets[np.argsort(times[onsets], kind="stable")] if len(onsets) else onsets
+    onset_times = times[onsets]
+    candidates = []
+    for a, d in enumerate(bounds.directions):
+        if d != OFFSET:
+            continue
+        lo = np.searchsorted(onset_times, times[a] - change_gap - 1e-9, side="left")
+        hi = np.searchsorted(onset_times, times[a] + change_gap + 1e-9, side="right")
+        candidates += [(abs(times[a] - times[b]), a, int(b)) for b in onsets[lo:hi]
+                       if bounds.speakers[a] != bounds.speakers[b]]
     used: set[int] = set()
     links = []
-    for _, a, b in candidates:
+    for _, a, b in sorted(candidates):
         if a not in used and b not in used:
             used.update((a, b))
             links.append((a, b))

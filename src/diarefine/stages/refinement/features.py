@@ -89,15 +89,24 @@ def _sample(track: NDArray, centres: NDArray[np.float64], times: NDArray[np.floa
     return out
 
 
-def _covered(annotation: Annotation, speaker: str | None, times: NDArray[np.float64]
-             ) -> NDArray[np.float64]:
-    """1 where ``speaker`` has a turn of ``annotation`` at ``times``, else 0."""
-    out = np.zeros(times.shape)
-    if speaker is None:
-        return out
-    for turn in annotation.turns:
-        if turn.speaker == speaker:
-            out[(times >= turn.start) & (times < turn.end)] = 1.0
+def _covered(spans: dict[str, tuple[NDArray, NDArray]], speaker: str | None,
+             times: NDArray[np.float64]) -> NDArray[np.float64]:
+    """1 where ``speaker`` has a turn at ``times``, else 0; ``spans``: each speaker's
+    sorted, disjoint (starts, ends) (`_spans`)."""
+    if speaker is None or speaker not in spans:
+        return np.zeros(times.shape)
+    starts, ends = spans[speaker]
+    idx = np.searchsorted(starts, times, side="right") - 1
+    inside = idx >= 0
+    inside[inside] = times[inside] < ends[idx[inside]]
+    return inside.astype(np.float64)
+
+
+def _spans(annotation: Annotation) -> dict[str, tuple[NDArray, NDArray]]:
+    out = {}
+    for speaker in annotation.speakers:
+        bounds = annotation.speaker_timeline(speaker).bounds
+        out[speaker] = (bounds[:, 0], bounds[:, 1])
     return out
 
 
@@ -119,6 +128,7 @@ def boundary_features(context: RefinementContext, bounds: Boundaries,
     frames = np.zeros((n, NUM_FRAMES, len(CHANNELS)), dtype=np.float32)
     static = np.zeros((n, 2 * dim + 7), dtype=np.float32)
     partners: list[str | None] = []
+    spans = _spans(annotation)
     for i in range(n):
         a = column.get(bounds.speakers[i])
         others = [k for k in range(act.shape[2]) if k != a]
@@ -134,8 +144,8 @@ def boundary_features(context: RefinementContext, bounds: Boundaries,
         frames[i, :, 7] = sims[i, :, b] if b is not None else 0.0
         frames[i, :, 8] = has_sim[i, :, 0]
         partner = context.speakers[b] if b is not None else None
-        frames[i, :, 9] = _covered(annotation, bounds.speakers[i], times[i])
-        frames[i, :, 10] = _covered(annotation, partner, times[i])
+        frames[i, :, 9] = _covered(spans, bounds.speakers[i], times[i])
+        frames[i, :, 10] = _covered(spans, partner, times[i])
         frames[i, :, 11:16] = acoustic[i]
         frames[i, :, 16] = (times[i] >= 0) & (times[i] <= context.duration)
         partners.append(partner)
