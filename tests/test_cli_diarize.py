@@ -202,3 +202,24 @@ def test_cuda_without_cuda_is_a_one_line_error_with_jobs(inputs: Path) -> None:
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines() == [
         "error: device 'cuda' requested but CUDA is not available"]
+
+
+def test_refiner_option_selects_the_stage_and_a_bad_name_fails_before_any_file(
+        inputs: Path, tmp_path: Path) -> None:
+    none = diarize(inputs / "in" / "a.wav", "-o", tmp_path / "none", "--refiner", "none", "--quiet")
+    shift = diarize(inputs / "in" / "a.wav", "-o", tmp_path / "shift", "--refiner", "shift",
+                    "--quiet")
+    assert none.returncode == 0 and shift.returncode == 0, none.stderr + shift.stderr
+    a = read_rttm(tmp_path / "none" / "a.rttm")["a"]
+    b = read_rttm(tmp_path / "shift" / "a.rttm")["a"]
+    assert len(a.turns) == len(b.turns) and a.turns != b.turns
+    from diarefine.stages.pipeline import _clip
+    from diarefine.stages.refinement import build_refiner
+
+    expected = _clip(build_refiner("shift")(a, None), 12.0)  # type: ignore[arg-type]
+    assert len(b.turns) == len(expected.turns)
+    for got, want in zip(b.turns, expected.turns):  # RTTM times: 1 ms
+        assert abs(got.start - want.start) < 1.5e-3 and abs(got.end - want.end) < 1.5e-3
+    bad = diarize(inputs / "in" / "a.wav", "-o", tmp_path / "bad", "--refiner", "wobble")
+    assert bad.returncode == 2 and "unknown refiner 'wobble'" in bad.stderr
+    assert not (tmp_path / "bad").exists()

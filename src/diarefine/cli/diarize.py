@@ -10,7 +10,7 @@ import click
 from tqdm import tqdm
 
 from diarefine.batch import collect_inputs, run_batch
-from diarefine.config import PipelineConfig
+from diarefine.config import PipelineConfig, RefinerConfig
 
 
 class _Progress:
@@ -43,11 +43,14 @@ class _Progress:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file overriding the tuned defaults.")
+@click.option("--refiner", default=None,
+              help="Boundary refiner: none, shift, mlp, transformer, diffusion, contrastive, or "
+                   "a checkpoint/table path [default: the config's, else transformer].")
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose RTTM already exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
             min_speakers: int | None, max_speakers: int | None, jobs: int, device: str,
-            config_path: Path | None, overwrite: bool, quiet: bool) -> None:
+            config_path: Path | None, refiner: str | None, overwrite: bool, quiet: bool) -> None:
     """Diarize audio files, folders of audio, or Kaldi wav.scp lists into OUTDIR/<uri>.rttm.
 
     Finished recordings are skipped on a rerun (unless --overwrite); a recording that fails
@@ -55,9 +58,13 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     """
     from diarefine.runner import PipelineRunner
     from diarefine.stages.pipeline import check_device
+    from diarefine.stages.refinement import build_refiner
 
     check_device(device)
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
+    if refiner is not None:
+        config = config.replace(refiner=RefinerConfig(refiner, config.refiner.abstain))
+    build_refiner(config.refiner.name, config.refiner.abstain)  # a bad name fails here
     items = collect_inputs(inputs)
     progress = _Progress(len(items), quiet)
     factory = functools.partial(
