@@ -43,7 +43,7 @@ def activations(pipeline: DiarizationPipeline, manifests: list[Path]) -> list[tu
         refs, uems = load_references(recs), load_scoring_regions(recs)
         for rec in recs:
             seen: dict[str, object] = {}
-            result = pipeline(rec.audio, uri=rec.uri, hook=lambda n, a: seen.__setitem__(n, a))
+            result = pipeline(rec.audio, uri=rec.uri, hook=seen.__setitem__)
             scores = seen.get("reassignment", seen.get("reconstruction"))
             out.append((rec.uri, refs[rec.uri], uems[rec.uri], scores, result.duration))
     return out

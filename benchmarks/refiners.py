@@ -34,14 +34,14 @@ import numpy as np
 from paths import REPO
 
 from diarefine.metrics import ScoreSettings, score_corpus
-from diarefine.metrics.boundaries import analyze_boundaries
 from diarefine.metrics.bootstrap import bootstrap_difference, file_errors
+from diarefine.metrics.boundaries import analyze_boundaries
 from diarefine.stages.refinement import LEARNED, ShiftRefiner, build_refiner
 from diarefine.stages.refinement.edits import boundaries_of, change_links, effective_moves
 from diarefine.stages.refinement.oracle import oracle_refine
+from diarefine.train.baselines import shift_moves
 from diarefine.train.dataset import RefinerData, read_refiner_data
 from diarefine.train.evaluate import refined_outputs
-from diarefine.train.baselines import shift_moves
 
 SETS = {  # name -> (file, sources)
     "simdev (select)": ("select.h5", ("simdev",)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from diarefine.models.refiners.diffusion import ddim_sample, cosine_schedule
+from diarefine.models.refiners.diffusion import cosine_schedule, ddim_sample
 
 ABAR = cosine_schedule(200)
 

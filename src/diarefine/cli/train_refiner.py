@@ -42,7 +42,8 @@ def train_refiner(config: str, train_files: tuple[Path, ...], select_files: tupl
         raise click.UsageError("--train is required for a learned refiner")
     from diarefine.models.refiners.checkpoint import save_refiner
     from diarefine.train.dataset import check_disjoint
-    from diarefine.train.loop import TrainConfig, choose_threshold, train_refiner as train
+    from diarefine.train.loop import TrainConfig, choose_threshold
+    from diarefine.train.loop import train_refiner as train
 
     if output.suffix != ".safetensors":
         raise click.BadParameter("must end in .safetensors", param_hint="--output")

@@ -34,7 +34,8 @@ def mlp_loss(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[s
     else:
         regression = scale = out.offset.sum() * 0.0
     total = regression + 0.1 * scale + 0.5 * keep
-    return total, {"regression": float(regression.detach()), "scale": float(scale.detach()), "keep": float(keep.detach())}
+    return total, {"regression": float(regression.detach()), "scale": float(scale.detach()),
+                   "keep": float(keep.detach())}
 
 
 def true_frames(offset: torch.Tensor, rate: float, reach: int) -> torch.Tensor:

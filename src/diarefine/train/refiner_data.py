@@ -48,8 +48,13 @@ from diarefine.data.manifest import (
     read_manifest,
 )
 from diarefine.errors import DiarefineError
-from diarefine.stages.refinement.features import CHANNELS, NUM_FRAMES, RATE, RefinementContext, \
-    boundary_features
+from diarefine.stages.refinement.features import (
+    CHANNELS,
+    NUM_FRAMES,
+    RATE,
+    RefinementContext,
+    boundary_features,
+)
 from diarefine.stages.refinement.oracle import boundary_targets
 
 

@@ -13,10 +13,15 @@ from diarefine.core.annotation import Annotation
 from diarefine.models.refiners.checkpoint import load_refiner
 from diarefine.models.refiners.common import WindowSpec
 from diarefine.stages.refinement.base import RefinerError
-from diarefine.stages.refinement.edits import Boundaries, apply_moves, boundaries_of, \
-    change_links
-from diarefine.stages.refinement.features import CHANNELS, HALF, NUM_FRAMES, RATE, \
-    RefinementContext, boundary_features
+from diarefine.stages.refinement.edits import Boundaries, apply_moves, boundaries_of, change_links
+from diarefine.stages.refinement.features import (
+    CHANNELS,
+    HALF,
+    NUM_FRAMES,
+    RATE,
+    RefinementContext,
+    boundary_features,
+)
 
 
 @dataclass
