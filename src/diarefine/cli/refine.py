@@ -53,7 +53,7 @@ class RefineRunner:
 @click.option("-o", "--output", "outdir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder for <uri>.rttm.")
 @click.option("--refiner", default=None, help="none, shift, mlp, transformer, diffusion, "
-              "contrastive, or a checkpoint/table path [default: the config's, else shift].")
+              "contrastive, or a checkpoint/table path [default: the config's, else transformer].")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file (models, reassignment, [refiner]).")
 @click.option("--device", default="cpu", show_default=True)
