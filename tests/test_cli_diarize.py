@@ -223,3 +223,15 @@ def test_refiner_option_selects_the_stage_and_a_bad_name_fails_before_any_file(
     bad = diarize(inputs / "in" / "a.wav", "-o", tmp_path / "bad", "--refiner", "wobble")
     assert bad.returncode == 2 and "unknown refiner 'wobble'" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--min-speakers", "5", "--max-speakers", "2"), "--min-speakers 5 is above --max-speakers 2"),
+    (("--num-speakers", "2", "--max-speakers", "1"), "--num-speakers 2 contradicts"),
+])
+def test_speaker_counts_are_checked_together_before_any_file(tmp_path: Path,
+                                                             args: tuple[str, ...],
+                                                             message: str) -> None:
+    proc = diarize(tmp_path / "missing.wav", "-o", tmp_path / "out", *args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -75,3 +75,51 @@ def test_model_file_is_relative_to_the_toml_folder(tmp_path: Path) -> None:
     # from a dict (no file) the path is left as given
     assert PipelineConfig.from_dict({"embedding": {"model": "m.safetensors"}}) \
         .embedding.model == "m.safetensors"
+
+
+# --- the validation layer: every key typed and range-checked when the file is loaded ------
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[segmentation]\nstep = -1.0\n", "[segmentation] step must be > 0.0 and <= 10.0, got -1.0"),
+    ("[segmentation]\nstep = 0.0\n", "[segmentation] step must be > 0.0"),
+    ("[segmentation]\nstep = 1e9\n", "[segmentation] step must be <= 10.0, got 1000000000.0"),
+    ("[segmentation]\nbatch_size = 0\n", "[segmentation] batch_size must be >= 1, got 0"),
+    ("[segmentation]\nthreshold = 2.0\n", "[segmentation] threshold must be <= 1.0, got 2.0"),
+    ("[segmentation]\nbackend = \"gpu\"\n", "[segmentation] backend must be one of"),
+    ("[reconstruction]\nspeech_threshold = 2.0\n", "[reconstruction] speech_threshold must"),
+    ("[clustering]\nthreshold = \"x\"\n", "[clustering] threshold must be float, got 'x'"),
+    ("[clustering]\nbogus_param = 1\n", "unknown key(s) ['bogus_param'] for method 'vbx'"),
+    ("[clustering]\nmethod = \"spectral\"\nthreshold = 0.7\n",
+     "unknown key(s) ['threshold'] for method 'spectral'; its parameters: ['max_speakers'"),
+    ("[clustering]\nmethod = \"kmeans\"\n", "[clustering] method must be one of"),
+    ("[reassignment]\nhop = 2.0\n", "[reassignment] hop must be <= window (1.0), got 2.0"),
+    ("[reassignment]\nweight = 1.5\n", "[reassignment] weight must be <= 1.0, got 1.5"),
+    ("[postprocess]\nmedian_filter = 0\n", "[postprocess] median_filter must be >= 1"),
+    ("[postprocess]\nmin_duration_off = -0.1\n", "[postprocess] min_duration_off must be >= 0.0"),
+    ("[refiner]\nabstain = \"high\"\n", "[refiner] abstain must be float, got 'high'"),
+    ("[refiner]\nabstain = nan\n", "[refiner] abstain must be a finite number"),
+])
+def test_out_of_range_values_are_refused_naming_file_section_and_key(
+        tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        PipelineConfig.from_toml(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+    assert message in str(info.value)
+
+
+def test_sections_built_in_python_are_checked_too() -> None:
+    from diarefine.config import SegmentationConfig
+
+    with pytest.raises(ConfigError, match=r"\[segmentation\] step must be > 0.0"):
+        PipelineConfig(segmentation=SegmentationConfig(step=0.0))
+
+
+def test_a_byte_order_mark_is_accepted_and_bad_bytes_named_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[segmentation]\nstep = 2.0\n")
+    assert PipelineConfig.from_toml(path).segmentation.step == 2.0
+    path.write_bytes(b"[segmentation]\n# caf\xe9\nstep = 2.0\n")
+    with pytest.raises(ConfigError, match=r"bom.toml:2: not UTF-8 text \(byte 0xe9 at column 6\)"):
+        PipelineConfig.from_toml(path)

@@ -16,6 +16,7 @@ Unknown sections or keys are errors that name them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -162,6 +163,12 @@ class PipelineConfig:
     postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
     refiner: RefinerConfig = field(default_factory=RefinerConfig)
 
+    def __post_init__(self) -> None:
+        """Sections built in Python are checked as a file's are."""
+        for f in fields(self):
+            if f.name != "clustering":
+                check_section(f.name, getattr(self, f.name), f"[{f.name}]")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
         sections = {f.name: f for f in fields(cls)}
@@ -173,14 +180,20 @@ class PipelineConfig:
         for name, value in data.items():
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: [{name}] must be a table")
-            kwargs[name] = _section(sections[name].default_factory(), value, f"{source} [{name}]")
+            kwargs[name] = _section(sections[name].default_factory(), value,
+                                    f"{source} [{name}]", name)
         return cls(**kwargs)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> PipelineConfig:
+        from diarefine.errors import FormatError
+        from diarefine.io.text import read_text
+
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(path))
+        except FormatError as exc:
+            raise ConfigError(str(exc)) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML ({exc})") from None
         config = cls.from_dict(data, str(path))
@@ -207,25 +220,108 @@ class PipelineConfig:
         return out
 
 
-def _section(default: Any, values: dict[str, Any], where: str) -> Any:
+#: What each key may hold, beyond its type: ``(low, high)`` bounds (None: open) with
+#: ``low`` excluded when the key is marked ``">"``, or a tuple of allowed strings.
+SEGMENTATION_BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8", "openvino")
+RULES: dict[str, dict[str, Any]] = {
+    "segmentation": {"step": (">", 0.0, 10.0), "batch_size": (">=", 1, None),
+                     "decoding": ("soft", "hard"), "threshold": (">=", 0.0, 1.0),
+                     "backend": SEGMENTATION_BACKENDS},
+    "embedding": {"mode": ("trunk", "chunk"), "min_speech": (">=", 0.0, 10.0),
+                  "batch_size": (">=", 1, None), "backend": ("auto", "torch", "openvino")},
+    "reconstruction": {"weighting": ("uniform", "hamming"), "count": ("powerset", "active"),
+                       "speech_threshold": (">=", 0.0, 1.0),
+                       "overlap_threshold": (">=", 0.0, 1.0)},
+    "reassignment": {"weight": (">=", 0.0, 1.0), "window": (">", 0.0, 10.0),
+                     "hop": (">", 0.0, 10.0), "min_speech": (">=", 0.0, 10.0),
+                     "temperature": (">", 0.0, None), "confident": (">=", 0.0, 1.0)},
+    "postprocess": {"median_filter": (">=", 1, 1001), "min_duration_on": (">=", 0.0, None),
+                    "min_duration_off": (">=", 0.0, None),
+                    "extra_threshold": (">=", 0.0, 1.0)},
+    "refiner": {"abstain": (">=", None, None)},
+}
+
+
+def check_value(section: str, key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be ``[section] key``, or None."""
+    rule = RULES.get(section, {}).get(key)
+    if rule is None or value is None:
+        return None
+    if isinstance(rule[0], str) and rule[0] in (">", ">="):
+        kind, low, high = rule
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if low is not None and (value <= low if kind == ">" else value < low):
+            bound = f"> {low}" if kind == ">" else f">= {low}"
+            return f"must be {bound}" + (f" and <= {high}" if high is not None else "") + \
+                f", got {value!r}"
+        if high is not None and value > high:
+            return f"must be <= {high}, got {value!r}"
+        return None
+    return None if value in rule else f"must be one of {list(rule)}, got {value!r}"
+
+
+def check_section(section: str, config: Any, where: str) -> None:
+    """ConfigError naming ``where`` (file and section) and the key, for the first value of
+    ``config`` its rules refuse."""
+    for f in fields(config):
+        reason = check_value(section, f.name, getattr(config, f.name))
+        if reason:
+            raise ConfigError(f"{where} {f.name} {reason}")
+    if section == "reassignment" and config.hop > config.window:
+        raise ConfigError(f"{where} hop must be <= window ({config.window}), got {config.hop}")
+
+
+def _typed(key: str, value: Any, default: Any, where: str) -> Any:
+    expected = float if default is None else type(default)  # None: an optional number
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is tuple and isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} {key} must be {expected.__name__}, got {value!r}")
+    return value
+
+
+def _clustering(default: ClusteringConfig, values: dict[str, Any], where: str
+                ) -> ClusteringConfig:
+    """The method must be registered and its parameters those it declares, typed as its
+    defaults."""
+    from diarefine.stages.clustering import available, declared_parameters
+
+    values = dict(values)
+    method = values.pop("method", default.method)
+    if not isinstance(method, str) or method not in available():
+        raise ConfigError(f"{where} method must be one of {list(available())}, got {method!r}")
+    declared = declared_parameters(method)
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown} for method {method!r}; its "
+                          f"parameters: {sorted(declared)}")
+    checked = {k: v if declared[k] is None and isinstance(v, (str, int, float))
+               and not isinstance(v, bool) else _typed(k, v, declared[k], where)
+               for k, v in values.items()}  # a None default: a path or a number
+    # the defaults' parameters only apply to the default method
+    params = {**default.params, **checked} if method == default.method else checked
+    return ClusteringConfig(method, params)
+
+
+def _section(default: Any, values: dict[str, Any], where: str, name: str = "") -> Any:
     if isinstance(default, ClusteringConfig):
-        values = dict(values)
-        method = str(values.pop("method", default.method))
-        # the defaults' parameters only apply to the default method
-        params = {**default.params, **values} if method == default.method else values
-        return ClusteringConfig(method, params)
+        return _clustering(default, values, where)
     known = {f.name: f for f in fields(default)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    checked = {}
-    for key, value in values.items():
-        expected = type(getattr(default, key))
-        if getattr(default, key) is None:  # an optional number (None: not set)
-            expected = float
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: {key} must be {expected.__name__}, got {value!r}")
-        checked[key] = value
-    return dataclasses.replace(default, **checked)
+    checked = {key: _typed(key, value, getattr(default, key), where)
+               for key, value in values.items()}
+    for key, value in checked.items():
+        reason = check_value(name, key, value)
+        if reason:
+            raise ConfigError(f"{where} {key} {reason}")
+    try:
+        section = dataclasses.replace(default, **checked)
+    except ConfigError as exc:  # a section's own checks (they name the section)
+        raise ConfigError(f"{where.rsplit(' [', 1)[0]}: {exc}") from None
+    check_section(name, section, where)
+    return section

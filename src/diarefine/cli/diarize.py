@@ -61,6 +61,7 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     from diarefine.stages.refinement import build_refiner
 
     check_device(device)
+    check_speaker_counts(num_speakers, min_speakers, max_speakers)
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
     if refiner is not None:
         config = config.replace(refiner=RefinerConfig(refiner, config.refiner.abstain))
@@ -75,6 +76,16 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     click.echo(report.summary(), err=True)
     if report.failed:
         sys.exit(1)
+
+
+def check_speaker_counts(num: int | None, low: int | None, high: int | None) -> None:
+    """The speaker-count options together, before any file is read."""
+    if num is not None and ((low is not None and low != num) or
+                            (high is not None and high != num)):
+        raise click.UsageError(f"--num-speakers {num} contradicts --min-speakers/--max-speakers "
+                               f"({low}, {high}): give one or the other")
+    if low is not None and high is not None and low > high:
+        raise click.UsageError(f"--min-speakers {low} is above --max-speakers {high}")
 
 
 def _no_hook(name: str, artifact: object) -> None:

@@ -34,6 +34,7 @@ from diarefine.core.timeline import Timeline
 from diarefine.errors import FormatError
 from diarefine.io.atomic import atomic_write_text
 from diarefine.io.rttm import read_rttm
+from diarefine.io.text import read_lines
 from diarefine.io.uem import read_uem
 
 KEYS = ("uri", "audio", "rttm", "uem", "duration", "num_speakers", "speakers", "split",
@@ -140,7 +141,7 @@ def read_manifest(path: str | Path) -> list[Recording]:
     """Recordings of a JSONL manifest, in file order; FormatError names file and line."""
     path = Path(path)
     out, seen = [], set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
         try:

@@ -19,6 +19,7 @@ from scipy.signal import resample_poly
 
 from diarefine.errors import AudioError, FormatError
 from diarefine.io.formats import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
+from diarefine.io.text import read_lines
 
 SAMPLE_RATE = 16_000
 BLOCK_SECONDS = 60.0
@@ -100,7 +101,7 @@ def read_wav_scp(path: str | Path) -> dict[str, Path]:
     the list's folder. Piped commands (``... |``) are refused with the line number."""
     path = Path(path)
     out: dict[str, Path] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(read_lines(path), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -25,6 +25,7 @@ from diarefine.core.annotation import Annotation, Turn
 from diarefine.core.time import format_time
 from diarefine.errors import DiarefineWarning, FormatError
 from diarefine.io.atomic import atomic_open
+from diarefine.io.text import read_lines
 
 _ANY = {"<na>"}
 #: md-eval-22's record types and their allowed subtypes (lower case).
@@ -106,8 +107,7 @@ def parse_rttm(lines: Iterable[str], path: str | Path = "<rttm>") -> dict[str, A
 
 def read_rttm(path: str | Path) -> dict[str, Annotation]:
     """Annotations by uri from one RTTM file."""
-    with open(path, encoding="utf-8") as handle:
-        return parse_rttm(handle, path)
+    return parse_rttm(read_lines(path), path)
 
 
 def load_rttms(path: str | Path) -> dict[str, Annotation]:

@@ -23,6 +23,7 @@ from diarefine.core.timeline import Timeline
 from diarefine.errors import FormatError
 from diarefine.io.atomic import atomic_open
 from diarefine.io.formats import AUDIO_EXTENSIONS
+from diarefine.io.text import read_lines
 
 
 def file_id(name: str) -> str:
@@ -90,8 +91,7 @@ def parse_uem(lines: Iterable[str], path: str | Path = "<uem>") -> Uem:
 
 
 def read_uem(path: str | Path) -> Uem:
-    with open(path, encoding="utf-8") as handle:
-        return parse_uem(handle, path)
+    return parse_uem(read_lines(path), path)
 
 
 def write_uem(path: str | Path, uem: Mapping[str, Timeline], channel: str = "1") -> None:

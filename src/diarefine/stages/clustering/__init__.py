@@ -40,6 +40,20 @@ def available() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+def declared_parameters(name: str) -> dict[str, Any]:
+    """The keyword parameters clusterer ``name`` declares, with their defaults (its
+    dataclass fields, or its constructor's keyword arguments)."""
+    import dataclasses
+    import inspect
+
+    _load_builtins()
+    factory = _REGISTRY[name]
+    if dataclasses.is_dataclass(factory):
+        return {f.name: f.default for f in dataclasses.fields(factory) if f.init}
+    return {k: p.default for k, p in inspect.signature(factory).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def build_clusterer(name: str, **params: Any) -> Clusterer:
     """The registered clusterer ``name`` built with ``params``."""
     _load_builtins()
