@@ -221,7 +221,8 @@ def test_refiner_option_selects_the_stage_and_a_bad_name_fails_before_any_file(
     for got, want in zip(b.turns, expected.turns):  # RTTM times: 1 ms
         assert abs(got.start - want.start) < 1.5e-3 and abs(got.end - want.end) < 1.5e-3
     bad = diarize(inputs / "in" / "a.wav", "-o", tmp_path / "bad", "--refiner", "wobble")
-    assert bad.returncode == 2 and "unknown refiner 'wobble'" in bad.stderr
+    assert bad.returncode == 2 and "[refiner] name must be one of" in bad.stderr
+    assert "got 'wobble'" in bad.stderr
     assert not (tmp_path / "bad").exists()
 
 
@@ -235,3 +236,25 @@ def test_speaker_counts_are_checked_together_before_any_file(tmp_path: Path,
     proc = diarize(tmp_path / "missing.wav", "-o", tmp_path / "out", *args)
     assert proc.returncode == 2 and message in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(inputs: Path,
+                                                               tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the folder should be\n")
+    proc = diarize(inputs / "in" / "a.wav", "-o", blocker / "out")
+    assert proc.returncode == 2
+    assert "cannot write outputs there" in proc.stderr and str(blocker) in proc.stderr
+    assert "segmentation" not in proc.stderr  # no model ran
+
+
+def test_a_file_name_with_spaces_gets_an_underscored_uri(inputs: Path, tmp_path: Path) -> None:
+    from diarefine.batch import collect_inputs
+
+    spaced = tmp_path / "my meeting  01.wav"
+    shutil.copy(inputs / "in" / "a.wav", spaced)
+    (item,) = collect_inputs([spaced])
+    assert item.uri == "my_meeting_01"
+    proc = diarize(spaced, "-o", tmp_path / "out", "--refiner", "none", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert list(read_rttm(tmp_path / "out" / "my_meeting_01.rttm")) == ["my_meeting_01"]

@@ -98,6 +98,8 @@ def test_model_file_is_relative_to_the_toml_folder(tmp_path: Path) -> None:
     ("[postprocess]\nmin_duration_off = -0.1\n", "[postprocess] min_duration_off must be >= 0.0"),
     ("[refiner]\nabstain = \"high\"\n", "[refiner] abstain must be float, got 'high'"),
     ("[refiner]\nabstain = nan\n", "[refiner] abstain must be a finite number"),
+    ("[refiner]\nname = \"wobble\"\n", "[refiner] name must be one of ['none', 'shift'"),
+    ("[refiner]\nname = \"mine.safetensors\"\n", "[refiner] name: no such file"),
 ])
 def test_out_of_range_values_are_refused_naming_file_section_and_key(
         tmp_path: Path, text: str, message: str) -> None:

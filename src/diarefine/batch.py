@@ -43,8 +43,9 @@ class BatchReport:
 def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
     """Audio files, folders (searched recursively) and ``wav.scp`` lists -> items.
 
-    The uri is the file stem (the recording id for ``wav.scp``). Two inputs with the same
-    uri are refused, naming both.
+    The uri is the file stem, with each run of whitespace replaced by an underscore (RTTM
+    fields cannot hold spaces), or the recording id of a ``wav.scp``. Two inputs with the
+    same uri are refused, naming both.
     """
     items: list[BatchItem] = []
     for raw in inputs:
@@ -53,11 +54,11 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
                 raise DiarefineError(f"{path}: folder holds no audio file")
-            items += [BatchItem(p.stem, p) for p in found]
+            items += [BatchItem(uri_of(p), p) for p in found]
         elif path.name == "wav.scp" or path.suffix == ".scp":
             items += [BatchItem(uri, audio) for uri, audio in read_wav_scp(path).items()]
         elif path.exists() or path.suffix.lower() in AUDIO_EXTENSIONS:
-            items.append(BatchItem(path.stem, path))  # a missing file fails in the batch
+            items.append(BatchItem(uri_of(path), path))  # a missing file fails in the batch
         else:
             raise DiarefineError(f"{path}: no such audio file, folder or wav.scp")
     seen: dict[str, Path] = {}
@@ -67,6 +68,25 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
                                  f"and {item.audio}")
         seen[item.uri] = item.audio
     return list({item.uri: item for item in items}.values())
+
+
+def uri_of(path: Path) -> str:
+    """A file's recording id: its stem, whitespace runs replaced by underscores."""
+    return "_".join(path.stem.split()) or "_"
+
+
+def check_writable(outdir: Path) -> None:
+    """The output folder exists (made if need be) and takes a file; DiarefineError with the
+    reason otherwise, before any recording is computed."""
+    import tempfile
+
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=outdir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise DiarefineError(f"{outdir}: cannot write outputs there ({exc.strerror or exc})"
+                             ) from None
 
 
 def output_path(outdir: Path, uri: str) -> Path:
@@ -107,8 +127,9 @@ def run_batch(
     jobs: int = 1,
     on_item: Callable[[str, str | None], None] | None = None,
 ) -> BatchReport:
-    """Diarize ``items`` into ``outdir``; ``on_item(uri, error_or_None)`` after each one."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    """Diarize ``items`` into ``outdir``; ``on_item(uri, error_or_None)`` after each one.
+    An output folder that cannot be written is refused before anything is computed."""
+    check_writable(outdir)
     report = BatchReport()
     todo = []
     for item in items:

@@ -205,9 +205,13 @@ class PipelineConfig:
                 moved = dataclasses.replace(section, model=str(path.parent / section.model))
                 config = config.replace(**{name: moved})
         refiner = config.refiner.name
-        if refiner.endswith((".safetensors", ".json")) and not Path(refiner).is_absolute():
-            config = config.replace(refiner=dataclasses.replace(
-                config.refiner, name=str(path.parent / refiner)))
+        if refiner.endswith((".safetensors", ".json")):
+            if not Path(refiner).is_absolute():
+                refiner = str(path.parent / refiner)
+                config = config.replace(refiner=dataclasses.replace(config.refiner,
+                                                                    name=refiner))
+            if not Path(refiner).is_file():
+                raise ConfigError(f"{path} [refiner] name: no such file {refiner}")
         return config
 
     def replace(self, **sections: Any) -> PipelineConfig:
@@ -222,6 +226,7 @@ class PipelineConfig:
 
 #: What each key may hold, beyond its type: ``(low, high)`` bounds (None: open) with
 #: ``low`` excluded when the key is marked ``">"``, or a tuple of allowed strings.
+REFINERS = ("none", "shift", "mlp", "transformer", "diffusion", "contrastive")
 SEGMENTATION_BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8", "openvino")
 RULES: dict[str, dict[str, Any]] = {
     "segmentation": {"step": (">", 0.0, 10.0), "batch_size": (">=", 1, None),
@@ -268,6 +273,10 @@ def check_section(section: str, config: Any, where: str) -> None:
         reason = check_value(section, f.name, getattr(config, f.name))
         if reason:
             raise ConfigError(f"{where} {f.name} {reason}")
+    if section == "refiner" and config.name not in REFINERS and \
+            not config.name.endswith((".json", ".safetensors")):
+        raise ConfigError(f"{where} name must be one of {list(REFINERS)} or the path of a "
+                          f".json shift table or .safetensors checkpoint, got {config.name!r}")
     if section == "reassignment" and config.hop > config.window:
         raise ConfigError(f"{where} hop must be <= window ({config.window}), got {config.hop}")
 

@@ -144,3 +144,49 @@ def test_transient_errors_and_a_disabled_cache_remember_nothing(
 def test_the_cpu_signature_is_stable_and_short() -> None:
     assert gc.cpu_signature() == gc.cpu_signature()
     assert len(gc.cpu_signature()) == 12
+
+
+def test_an_unwritable_cache_is_skipped_with_one_warning_per_process(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from diarefine.errors import DiarefineWarning
+
+    own_cache.mkdir()
+    monkeypatch.setattr(gc, "_UNWRITABLE", set())
+    monkeypatch.setattr(gc.os, "access", lambda *a, **k: False)  # as a read-only mount
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert gc.writable_cache("Test RT") is None
+        assert gc.writable_cache("Test RT") is None
+    mine = [w for w in seen if issubclass(w.category, DiarefineWarning)]
+    assert len(mine) == 1 and "no write permission" in str(mine[0].message)
+
+
+def test_an_onnx_graph_that_cannot_be_kept_still_runs_when_the_backend_is_named(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache folder that refuses the temporary file (read-only file system): the
+    session is built and used; a warning says the graph is not kept."""
+    import warnings
+
+    from diarefine.errors import DiarefineWarning
+    from diarefine.models import onnx_backend as xb
+
+    if not xb.available():
+        pytest.skip("onnxruntime is not installed")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(xb.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(xb, "_SESSIONS", {})
+    module = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3, padding=1)).eval()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        runner = xb.OnnxModule("ro", module, torch.randn(1, 2, 16), dynamic=(0, 2))
+    assert any(issubclass(w.category, DiarefineWarning) and "Read-only file system"
+               in str(w.message) for w in seen)
+    x = torch.randn(2, 2, 20)
+    with torch.inference_mode():
+        torch.testing.assert_close(runner(x), module(x), atol=1e-5, rtol=1e-5)
+    assert not list(own_cache.glob("*.onnx"))

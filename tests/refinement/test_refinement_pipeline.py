@@ -203,3 +203,12 @@ def test_refine_with_the_default_learned_refiner_on_a_foreign_rttm(pipeline, sam
     before = diarization_error(reference, hyp).components.der
     after = diarization_error(reference, got).components.der
     assert after < before + 0.01
+
+
+def test_more_speakers_than_the_recording_can_hold_is_said(pipeline, sample: Path) -> None:  # type: ignore[no-untyped-def]
+    from diarefine.errors import DiarefineWarning
+
+    with pytest.warns(DiarefineWarning, match=r"--num-speakers 100 asked, but the recording "
+                                              r"has only \d+ speaker segments"):
+        out = pipeline(sample, num_speakers=100)
+    assert 2 <= len(out.diarization.speakers) < 100

@@ -71,21 +71,31 @@ def graph_key(name: str, module: torch.nn.Module, shape: Sequence[int | tuple[in
     return f"{name}-{digest.hexdigest()[:20]}"
 
 
+#: Cache folders already found unwritable in this process: warned about once.
+_UNWRITABLE: set[Path] = set()
+
+
 def writable_cache(runtime: str) -> Path | None:
-    """The cache folder, created if need be; None (with a warning) when it cannot be."""
+    """The cache folder, created if need be; None (with one warning per process and
+    folder) when it cannot be created or written: the graphs are then converted in
+    memory and not kept."""
     folder = cache_dir()
-    if folder is None:
+    if folder is None or folder in _UNWRITABLE:
         return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {folder}")
     except OSError as exc:
+        _UNWRITABLE.add(folder)
         cannot_keep(folder, exc, runtime)
         return None
     return folder
 
 
 def cannot_keep(folder: Path, exc: Exception, runtime: str) -> None:
-    warnings.warn(f"cannot keep the {runtime} graph in {folder} ({exc}); it will be "
+    reason = " ".join(str(exc).split())
+    warnings.warn(f"cannot keep the {runtime} graph in {folder} ({reason}); it will be "
                   f"converted again next time (set DIAREFINE_CACHE_DIR)",
                   DiarefineWarning, stacklevel=5)
 

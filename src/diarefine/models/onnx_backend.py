@@ -209,13 +209,15 @@ def _save(key: str, model: bytes) -> None:
     folder = writable_cache("ONNX")
     if folder is None:
         return
-    fd, name = tempfile.mkstemp(dir=folder, suffix=".part")
+    name = None
     try:
+        fd, name = tempfile.mkstemp(dir=folder, suffix=".part")
         with os.fdopen(fd, "wb") as file:
             file.write(model)
         os.replace(name, folder / f"{key}.onnx")
-    except OSError as exc:  # e.g. a full disk
-        Path(name).unlink(missing_ok=True)
+    except OSError as exc:  # e.g. a full disk, a folder that became read-only
+        if name is not None:
+            Path(name).unlink(missing_ok=True)
         cannot_keep(folder, exc, "ONNX")
 
 

@@ -137,6 +137,7 @@ class DiarizationPipeline:
             embeddings = type(embeddings)(embeddings.data, embeddings.present, reliable)
             labels = np.zeros(int(reliable.sum()), dtype=np.int64)
         hook("clustering", labels)
+        _check_count(uri, labels, constraints)
         assignment, centroids = assign_chunks(embeddings, labels)
         hook("assignment", assignment)
         frame_scores = reconstruct(scores, assignment, len(centroids), duration,
@@ -197,6 +198,19 @@ def exclusive_of(diarization: Annotation, scores: FrameScores, names: list[str]
         else:
             pieces.append(Turn(t, end, who))
     return diarization.with_turns(pieces)
+
+
+def _check_count(uri: str, labels: NDArray[np.int64], constraints: SpeakerConstraints
+                 ) -> None:
+    """Say so when the recording cannot hold the number of speakers asked for (the
+    clustering caps it at the number of speaker segments it has)."""
+    found = int(labels.max()) + 1 if len(labels) else 0
+    if found < constraints.min_speakers:
+        asked = (f"--num-speakers {constraints.num_speakers}" if constraints.num_speakers
+                 else f"--min-speakers {constraints.min_speakers}")
+        warnings.warn(f"{uri}: {asked} asked, but the recording has only {len(labels)} "
+                      f"speaker segments long enough to embed, so at most {found} speakers",
+                      DiarefineWarning, stacklevel=3)
 
 
 def _unusable(waveform: NDArray[np.float32], duration: float) -> str | None:

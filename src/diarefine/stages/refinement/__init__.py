@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from diarefine.config import REFINERS
+
 from diarefine.stages.refinement.base import NoRefiner, Refiner, RefinerError, ShiftRefiner
 
 __all__ = ["LEARNED", "NoRefiner", "Refiner", "RefinerError", "ShiftRefiner", "build_refiner",
            "refiner_file"]
 
 #: The learned variants, by name; their checkpoints ship in ``diarefine/weights/refiners``.
-LEARNED = ("mlp", "transformer", "diffusion", "contrastive")
+LEARNED = tuple(name for name in REFINERS if name not in ("none", "shift"))
 SHIPPED = Path(__file__).resolve().parents[2] / "weights" / "refiners"
 
 
