@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from diarefine.config import REFINERS
-
 from diarefine.stages.refinement.base import NoRefiner, Refiner, RefinerError, ShiftRefiner
 
 __all__ = ["LEARNED", "NoRefiner", "Refiner", "RefinerError", "ShiftRefiner", "build_refiner",
