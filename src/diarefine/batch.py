@@ -70,6 +70,11 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
     return list({item.uri: item for item in items}.values())
 
 
+def one_line(message: str) -> str:
+    """A message's whole reason on one line (runtimes such as OpenVINO write several)."""
+    return " ".join(message.split())
+
+
 def uri_of(path: Path) -> str:
     """A file's recording id: its stem, whitespace runs replaced by underscores."""
     return "_".join(path.stem.split()) or "_"
@@ -99,7 +104,7 @@ def _run_one(runner: Runner, item: BatchItem, outdir: Path) -> tuple[str, str | 
         write_rttm(output_path(outdir, item.uri), result.diarization)  # type: ignore[attr-defined]
         return item.uri, None
     except (DiarefineError, OSError, ValueError, RuntimeError, MemoryError) as exc:
-        return item.uri, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return item.uri, one_line(f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001 - an unexpected bug must not stop the batch
         last = traceback.format_exc().strip().splitlines()[-1]
         return item.uri, f"unexpected {type(exc).__name__}: {last}"

@@ -36,6 +36,7 @@ from diarefine.data.manifest import Recording, overlap_ratio
 from diarefine.errors import AudioError, DiarefineError
 from diarefine.io.audio import audio_info, read_wav_scp
 from diarefine.io.rttm import read_rttm
+from diarefine.io.text import read_text
 from diarefine.io.uem import read_uem
 
 #: Reference turns may end this long after the audio before it is a problem (s).
@@ -166,7 +167,7 @@ def read_pyannote(database_yml: Path, protocol: str, subset: str) -> _Corpus:
         import yaml
     except ImportError:  # pragma: no cover - pyyaml ships with the test extras
         raise CorpusError("reading database.yml needs PyYAML (pip install pyyaml)") from None
-    config = yaml.safe_load(_require(database_yml, "database.yml").read_text(encoding="utf-8"))
+    config = yaml.safe_load(read_text(_require(database_yml, "database.yml")))
     base = database_yml.parent
     try:
         database, task, name = protocol.split(".")
@@ -186,7 +187,7 @@ def read_pyannote(database_yml: Path, protocol: str, subset: str) -> _Corpus:
     listed = None
     if "uri" in entry:
         lst = _require(base / entry["uri"], "uri list")
-        names = [line.strip() for line in lst.read_text(encoding="utf-8").splitlines()]
+        names = [line.strip() for line in read_text(lst).splitlines()]
         listed = {n: lst for n in names if n}
     uris = set(listed or ()) | set(references) | set(uem or ())
     audio = {}

@@ -60,7 +60,19 @@ class TrainConfig:
         unknown = set(train) - {"epochs", "batch_size", "lr", "weight_decay", "seed"}
         if unknown:
             raise DiarefineError(f"{path}: [train] unknown key(s) {sorted(unknown)}")
-        return cls(data["variant"], dict(data.get("model", {})), **train)
+        model = dict(data.get("model", {}))
+        import inspect
+
+        declared = set(inspect.signature(VARIANTS[data["variant"]]).parameters) - {"spec"}
+        if set(model) - declared:
+            raise DiarefineError(f"{path}: [model] unknown key(s) {sorted(set(model) - declared)} "
+                                 f"for {data['variant']}; its parameters: {sorted(declared)}")
+        bad = [k for k, v in train.items() if not isinstance(v, (int, float))
+               or isinstance(v, bool) or v <= 0 and k != "seed"]
+        if bad:
+            raise DiarefineError(f"{path}: [train] {bad[0]} must be a positive number, got "
+                                 f"{train[bad[0]]!r}")
+        return cls(data["variant"], model, **train)
 
 
 def tensors(data: RefinerData) -> tuple[torch.Tensor, ...]:
