@@ -85,7 +85,9 @@ def test_the_default_segmentation_backend_is_auto_and_a_bad_one_fails_at_build()
     from diarefine.stages.pipeline import DiarizationPipeline
 
     assert PipelineConfig().segmentation.backend == "auto"
-    with pytest.raises(ValueError, match="not 'onnx'"):
+    # refused when the configuration is loaded, before any model (naming section and key)
+    with pytest.raises(ValueError, match=r"\[segmentation\] backend must be one of .*"
+                                         r"got 'onnx'"):
         DiarizationPipeline.from_pretrained(
             PipelineConfig.from_dict({"segmentation": {"backend": "onnx"}}))
 

@@ -66,7 +66,8 @@ def test_a_bad_backend_fails_when_the_pipeline_is_built() -> None:
     from diarefine.config import PipelineConfig
     from diarefine.stages.pipeline import DiarizationPipeline
 
-    with pytest.raises(ValueError, match="not 'onnx'"):
+    # refused when the configuration is loaded, before any model (naming section and key)
+    with pytest.raises(ValueError, match=r"\[embedding\] backend must be one of .*got 'onnx'"):
         DiarizationPipeline.from_pretrained(
             PipelineConfig.from_dict({"embedding": {"backend": "onnx"}}))
 
