@@ -230,7 +230,7 @@ def jsonable(obj: object) -> object:
     return obj
 
 
-def _in_region(times: NDArray[np.float64], bounds: NDArray[np.float64]) -> NDArray[np.bool_]:
+def in_region(times: NDArray[np.float64], bounds: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Whether each time (n,) lies in one of the closed intervals ``bounds`` (m, 2)."""
     idx = np.searchsorted(bounds[:, 0], times, side="right") - 1
     inside = idx >= 0
@@ -248,7 +248,7 @@ def analyze_file(reference: Annotation, hypothesis: Annotation, uem: Timeline | 
                              extract_boundaries(hypothesis, s.join_gap, s.change_gap),
                              der.mapping, s.tolerance, s.match_kind)
     # p.time: the reference time, or the system time of a spurious boundary
-    inside = _in_region(np.array([p.time for p in pairs], dtype=float), bounds)
+    inside = in_region(np.array([p.time for p in pairs], dtype=float), bounds)
     pairs = tuple(p for p, keep in zip(pairs, inside) if keep)
     zones = der_near_boundaries(reference, hypothesis, der.mapping, der.regions.evaluated,
                                 s.radii)

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from diarefine.core.annotation import Annotation
 from diarefine.core.timeline import Timeline
+from diarefine.metrics.boundaries import in_region
 from diarefine.metrics.boundary_matching import Boundary, extract_boundaries, match_boundaries
 from diarefine.metrics.der import diarization_error
 from diarefine.stages.refinement.edits import (
@@ -66,16 +67,8 @@ def boundary_targets(reference: Annotation, hypothesis: Annotation,
             offset[i] = p.ref_time - p.sys_time
             kinds[i] = str(p.ref_kind)
     region = der.regions.evaluated.bounds
-    return BoundaryTargets(bounds, offset, ~np.isnan(offset), _inside(bounds.times, region),
+    return BoundaryTargets(bounds, offset, ~np.isnan(offset), in_region(bounds.times, region),
                            tuple(kinds))
-
-
-def _inside(times: NDArray[np.float64], region: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Whether each time lies in one of the closed intervals ``region`` (m, 2)."""
-    idx = np.searchsorted(region[:, 0], times, side="right") - 1
-    inside = idx >= 0
-    inside[inside] = times[inside] <= region[idx[inside], 1]
-    return inside
 
 
 def oracle_refine(reference: Annotation, hypothesis: Annotation, uem: Timeline | None = None,
