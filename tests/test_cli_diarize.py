@@ -258,3 +258,15 @@ def test_a_file_name_with_spaces_gets_an_underscored_uri(inputs: Path, tmp_path:
     proc = diarize(spaced, "-o", tmp_path / "out", "--refiner", "none", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert list(read_rttm(tmp_path / "out" / "my_meeting_01.rttm")) == ["my_meeting_01"]
+
+
+def test_diarize_reads_a_manifest_of_prepare(inputs: Path, tmp_path: Path) -> None:
+    from diarefine.data.manifest import Recording, write_manifest
+
+    write_manifest(tmp_path / "set.jsonl", [Recording("first", inputs / "in" / "a.wav"),
+                                            Recording("second", inputs / "in" / "b.flac")])
+    proc = diarize(tmp_path / "set.jsonl", "-o", tmp_path / "out", "--refiner", "none",
+                   "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.rttm")) == ["first.rttm",
+                                                                        "second.rttm"]

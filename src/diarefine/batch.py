@@ -41,7 +41,8 @@ class BatchReport:
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
-    """Audio files, folders (searched recursively) and ``wav.scp`` lists -> items.
+    """Audio files, folders (searched recursively), ``wav.scp`` lists and JSONL manifests
+    (of ``diarefine prepare`` or ``simulate``) -> items.
 
     The uri is the file stem, with each run of whitespace replaced by an underscore (RTTM
     fields cannot hold spaces), or the recording id of a ``wav.scp``. Two inputs with the
@@ -55,6 +56,10 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[BatchItem]:
             if not found:
                 raise DiarefineError(f"{path}: folder holds no audio file")
             items += [BatchItem(uri_of(p), p) for p in found]
+        elif path.suffix == ".jsonl":  # a manifest of `diarefine prepare` or `simulate`
+            from diarefine.data.manifest import read_manifest
+
+            items += [BatchItem(rec.uri, rec.audio) for rec in read_manifest(path)]
         elif path.name == "wav.scp" or path.suffix == ".scp":
             items += [BatchItem(uri, audio) for uri, audio in read_wav_scp(path).items()]
         elif path.exists() or path.suffix.lower() in AUDIO_EXTENSIONS:

@@ -376,3 +376,32 @@ def test_support_matches_brute_force(turns: list[tuple[int, int, str]], gap: int
                 mask[round(e * 100): round(b * 100)] = True
         expected += [(x, y, s) for x, y in runs(mask)]
     assert triples(a.support(max_gap)) == sorted(expected)
+
+
+def test_pyannote_round_trip_keeps_uri_speakers_and_times() -> None:
+    import sys
+    from pathlib import Path as _P
+
+    sys.path.insert(0, str(_P(__file__).resolve().parents[1]))
+    from needs import require
+
+    try:
+        import pyannote.core  # noqa: F401
+    except ImportError:
+        require(False, "pyannote.core is not installed (pip install 'diarefine[test]')")
+    ours = Annotation.from_tuples("rec", [(0.5, 2.0, "alice"), (1.5, 3.25, "bob"),
+                                          (4.0, 5.0, "alice")])
+    theirs = ours.to_pyannote()
+    assert theirs.uri == "rec" and sorted(theirs.labels()) == ["alice", "bob"]
+    assert [(s.start, s.end, label) for s, _, label in theirs.itertracks(yield_label=True)] \
+        == [(0.5, 2.0, "alice"), (1.5, 3.25, "bob"), (4.0, 5.0, "alice")]
+    back = Annotation.from_pyannote(theirs)
+    assert back == ours
+    from pyannote.core import Annotation as PA
+    from pyannote.core import Segment as PS
+
+    overlapping = PA(uri="x")
+    overlapping[PS(0, 2), "a"] = 1
+    overlapping[PS(1, 3), "b"] = 1  # the same label on overlapping tracks: fused
+    assert [(t.start, t.end, t.speaker) for t in Annotation.from_pyannote(overlapping).turns] \
+        == [(0.0, 3.0, "1")]

@@ -212,3 +212,30 @@ def test_more_speakers_than_the_recording_can_hold_is_said(pipeline, sample: Pat
                                               r"has only \d+ speaker segments"):
         out = pipeline(sample, num_speakers=100)
     assert 2 <= len(out.diarization.speakers) < 100
+
+
+def test_pyannote_style_inputs_and_configs(pipeline, sample: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``{"waveform": (channel, time), "sample_rate": sr}`` at any rate (a torch tensor
+    too) gives the file's diarization; ``from_pretrained`` takes a TOML path or a dict."""
+    import torch
+    from scipy.signal import resample_poly
+
+    from diarefine.metrics import diarization_error
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    x, sr = sf.read(sample, dtype="float32")
+    base = pipeline(sample).diarization
+    same = pipeline({"waveform": torch.from_numpy(np.stack([x, x])), "sample_rate": sr,
+                     "uri": "sample"}).diarization
+    assert same.uri == "sample" and turns(same) == turns(base)
+    at_44k = resample_poly(x, 441, 160).astype(np.float32)[None, :]
+    other = pipeline({"waveform": at_44k, "sample_rate": 44100}).diarization
+    assert diarization_error(base, other.with_turns(other.turns)).components.der < 0.03
+    with pytest.raises(ValueError, match="needs 'waveform' and 'sample_rate'"):
+        pipeline({"waveform": x})
+    (tmp_path / "c.toml").write_text('[refiner]\nname = "none"\n[segmentation]\nstep = 2.0\n')
+    from_path = DiarizationPipeline.from_pretrained(tmp_path / "c.toml")
+    from_dict = DiarizationPipeline.from_pretrained({"refiner": {"name": "none"},
+                                                     "segmentation": {"step": 2.0}})
+    assert from_path.segmenter.step == from_dict.segmenter.step == 2.0
+    assert from_path.refiner.name == from_dict.refiner.name == "none"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -132,6 +133,27 @@ class Annotation:
         if not self.turns:
             return None
         return Segment(min(t.start for t in self.turns), max(t.end for t in self.turns))
+
+    def to_pyannote(self) -> Any:
+        """This annotation as a ``pyannote.core.Annotation`` (needs pyannote.core): one
+        track per turn, labelled by speaker; the uri kept."""
+        from pyannote.core import Annotation as PyannoteAnnotation
+        from pyannote.core import Segment as PyannoteSegment
+
+        out = PyannoteAnnotation(uri=self.uri)
+        for k, t in enumerate(self.turns):
+            out[PyannoteSegment(t.start, t.end), k] = t.speaker
+        return out
+
+    @classmethod
+    def from_pyannote(cls, annotation: Any, uri: str | None = None) -> Annotation:
+        """A ``pyannote.core.Annotation`` as a diarefine Annotation (labels as strings;
+        overlapping turns of one speaker fused, as RTTM reading does)."""
+        turns = [Turn(float(seg.start), float(seg.end), str(label))
+                 for seg, _, label in annotation.itertracks(yield_label=True)
+                 if seg.end > seg.start]
+        out = cls(uri or annotation.uri or "", tuple(turns))
+        return out.merge_overlaps()[0]
 
     def with_turns(self, turns: Iterable[Turn]) -> Annotation:
         return Annotation(self.uri, tuple(turns), self.channel)

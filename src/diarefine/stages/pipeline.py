@@ -16,15 +16,17 @@ speakers than ``num_speakers`` (as pyannote 3.1's can).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from diarefine.config import PipelineConfig, ReassignmentConfig, ReconstructionConfig
 from diarefine.core.annotation import Annotation, Turn
-from diarefine.errors import DiarefineWarning
+from diarefine.errors import AudioError, DiarefineWarning
 from diarefine.io.audio import SAMPLE_RATE, load_audio
 from diarefine.stages.base import (
     DiarizeOutput,
@@ -59,15 +61,20 @@ class DiarizationPipeline:
     refiner: Refiner = field(default_factory=NoRefiner)
 
     @classmethod
-    def from_pretrained(cls, config: PipelineConfig | None = None,
-                        device: str = "cpu") -> DiarizationPipeline:
+    def from_pretrained(cls, config: PipelineConfig | str | Path | Mapping[str, Any] | None
+                        = None, device: str = "cpu") -> DiarizationPipeline:
         """The segmentation model and CAM++ that ``config.segmentation.model`` and
         ``config.embedding.model`` name (by default both shipped with diarefine), stages
-        configured by ``config``."""
+        configured by ``config``: a `PipelineConfig`, the path of a TOML file, or a dict
+        of its sections."""
         from diarefine.models import openvino_backend
         from diarefine.models.pretrained import load_embedding_model, load_segmentation_model
         from diarefine.stages.refinement import build_refiner
 
+        if isinstance(config, (str, Path)):
+            config = PipelineConfig.from_toml(config)
+        elif isinstance(config, Mapping):
+            config = PipelineConfig.from_dict(dict(config))
         config = config or PipelineConfig()
         check_device(device)
         # a bad backend value fails here, not at the first file
@@ -89,15 +96,20 @@ class DiarizationPipeline:
 
     def __call__(
         self,
-        audio: str | Path | NDArray[np.float32],
+        audio: str | Path | NDArray[np.float32] | Mapping[str, Any],
         uri: str | None = None,
         num_speakers: int | None = None,
         min_speakers: int | None = None,
         max_speakers: int | None = None,
         hook: Hook = no_hook,
     ) -> DiarizeOutput:
-        """Diarize a file, or 16 kHz mono float32 samples (num_samples,)."""
+        """Diarize a file, 16 kHz mono float32 samples (num_samples,), or, as pyannote
+        takes it, ``{"waveform": (channel, time) array or tensor, "sample_rate": sr}`` at
+        any rate (channels averaged, resampled to 16 kHz; an optional ``"uri"``)."""
         constraints = SpeakerConstraints(num_speakers, min_speakers or 1, max_speakers)
+        if isinstance(audio, Mapping):
+            return self._diarize(from_mapping(audio), uri or str(audio.get("uri", "audio")),
+                                 constraints, hook)
         if isinstance(audio, (str, Path)):
             # no name here keeps the samples: _diarize frees them once they are analysed
             return self._diarize(load_audio(audio, SAMPLE_RATE), uri or Path(audio).stem,
@@ -198,6 +210,36 @@ def exclusive_of(diarization: Annotation, scores: FrameScores, names: list[str]
         else:
             pieces.append(Turn(t, end, who))
     return diarization.with_turns(pieces)
+
+
+def from_mapping(audio: Mapping[str, Any]) -> NDArray[np.float32]:
+    """16 kHz mono float32 samples of ``{"waveform": (channel, time), "sample_rate": sr}``
+    (a numpy array or a torch tensor; a 1-D waveform is one channel)."""
+    import math
+
+    from scipy.signal import resample_poly
+
+    missing = [k for k in ("waveform", "sample_rate") if k not in audio]
+    if missing:
+        raise ValueError(f"an audio mapping needs 'waveform' and 'sample_rate'; missing {missing}")
+    waveform = audio["waveform"]
+    if hasattr(waveform, "detach"):  # a torch tensor
+        waveform = waveform.detach().cpu().numpy()
+    data = np.asarray(waveform, dtype=np.float64)
+    rate = audio["sample_rate"]
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer, got {rate!r}")
+    if data.ndim == 1:
+        data = data[None, :]
+    if data.ndim != 2:
+        raise ValueError(f"waveform must be (channel, time), got shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise AudioError("waveform contains NaN or infinite samples")
+    mono = data.mean(axis=0)
+    g = math.gcd(SAMPLE_RATE, int(rate))
+    if int(rate) != SAMPLE_RATE:
+        mono = resample_poly(mono, SAMPLE_RATE // g, int(rate) // g)
+    return mono.astype(np.float32)
 
 
 def _check_count(uri: str, labels: NDArray[np.int64], constraints: SpeakerConstraints
