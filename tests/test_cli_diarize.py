@@ -270,3 +270,28 @@ def test_diarize_reads_a_manifest_of_prepare(inputs: Path, tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "out").glob("*.rttm")) == ["first.rttm",
                                                                         "second.rttm"]
+
+
+def test_exclusive_and_embeddings_outputs_and_reruns_that_follow_the_settings(
+        inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = diarize(inputs / "in" / "b.flac", "-o", out, "--refiner", "none", "--exclusive",
+                    "--embeddings", "--quiet")
+    assert first.returncode == 0, first.stderr
+    main = read_rttm(out / "b.rttm")["b"]
+    exclusive = read_rttm(out / "b.exclusive.rttm")["b"]
+    turns = sorted(exclusive.turns)
+    assert all(a.end <= b.start + 1e-3 for a, b in zip(turns, turns[1:]))  # no overlap
+    assert set(exclusive.speakers) <= set(main.speakers)
+    centroids = np.load(out / "b.embeddings.npz")
+    assert sorted(centroids.files) == sorted(main.speakers)
+    assert all(centroids[k].shape == (192,) for k in centroids.files)
+    stamp = (out / "b.settings").read_text().strip()
+    assert stamp.startswith("sha256:")
+    same = diarize(inputs / "in" / "b.flac", "-o", out, "--refiner", "none", "--exclusive",
+                   "--embeddings", "--quiet")
+    assert "0 diarized, 1 already done" in same.stderr
+    changed = diarize(inputs / "in" / "b.flac", "-o", out, "--refiner", "shift", "--exclusive",
+                      "--embeddings", "--quiet")
+    assert "1 diarized, 0 already done" in changed.stderr  # other settings: redone
+    assert (out / "b.settings").read_text().strip() != stamp

@@ -103,10 +103,52 @@ def output_path(outdir: Path, uri: str) -> Path:
     return outdir / f"{uri}.rttm"
 
 
-def _run_one(runner: Runner, item: BatchItem, outdir: Path) -> tuple[str, str | None]:
+@dataclass(frozen=True)
+class Outputs:
+    """What each recording writes beside ``<uri>.rttm``: ``<uri>.exclusive.rttm`` (one
+    speaker at a time), ``<uri>.embeddings.npz`` (each speaker's centroid), and
+    ``<uri>.settings`` holding ``settings`` (a digest of everything that shapes the
+    output): a rerun redoes a recording whose digest differs or whose files are missing."""
+
+    exclusive: bool = False
+    embeddings: bool = False
+    settings: str = ""
+
+    def done(self, outdir: Path, uri: str) -> bool:
+        paths = [output_path(outdir, uri)]
+        paths += [outdir / f"{uri}.exclusive.rttm"] if self.exclusive else []
+        paths += [outdir / f"{uri}.embeddings.npz"] if self.embeddings else []
+        if not all(p.exists() for p in paths):
+            return False
+        if not self.settings:
+            return True
+        stamp = outdir / f"{uri}.settings"
+        try:
+            return stamp.read_text(encoding="utf-8").strip() == self.settings
+        except OSError:
+            return False
+
+    def write(self, outdir: Path, uri: str, result: object) -> None:
+        import numpy as np
+
+        from diarefine.io.atomic import atomic_open, atomic_write_text
+
+        write_rttm(output_path(outdir, uri), result.diarization)  # type: ignore[attr-defined]
+        if self.exclusive:
+            write_rttm(outdir / f"{uri}.exclusive.rttm", result.exclusive)  # type: ignore[attr-defined]
+        if self.embeddings:
+            centroids = result.speaker_embeddings  # type: ignore[attr-defined]
+            with atomic_open(outdir / f"{uri}.embeddings.npz", "wb") as handle:
+                np.savez(handle, **{k: np.asarray(v) for k, v in sorted(centroids.items())})
+        if self.settings:
+            atomic_write_text(outdir / f"{uri}.settings", self.settings + "\n")
+
+
+def _run_one(runner: Runner, item: BatchItem, outdir: Path,
+             outputs: Outputs = Outputs()) -> tuple[str, str | None]:
     try:
         result = runner(item.uri, item.audio)
-        write_rttm(output_path(outdir, item.uri), result.diarization)  # type: ignore[attr-defined]
+        outputs.write(outdir, item.uri, result)
         return item.uri, None
     except (DiarefineError, OSError, ValueError, RuntimeError, MemoryError) as exc:
         return item.uri, one_line(f"{type(exc).__name__}: {exc}")
@@ -125,8 +167,9 @@ def _init_worker(factory: Callable[[], Runner], threads: int) -> None:
     _WORKER["runner"] = factory()
 
 
-def _run_in_worker(item: BatchItem, outdir: Path) -> tuple[str, str | None]:
-    return _run_one(_WORKER["runner"], item, outdir)
+def _run_in_worker(item: BatchItem, outdir: Path, outputs: Outputs
+                   ) -> tuple[str, str | None]:
+    return _run_one(_WORKER["runner"], item, outdir, outputs)
 
 
 def run_batch(
@@ -136,14 +179,16 @@ def run_batch(
     overwrite: bool = False,
     jobs: int = 1,
     on_item: Callable[[str, str | None], None] | None = None,
+    outputs: Outputs = Outputs(),
 ) -> BatchReport:
     """Diarize ``items`` into ``outdir``; ``on_item(uri, error_or_None)`` after each one.
-    An output folder that cannot be written is refused before anything is computed."""
+    An output folder that cannot be written is refused before anything is computed; a
+    recording whose outputs are there, made with the same settings, is skipped."""
     check_writable(outdir)
     report = BatchReport()
     todo = []
     for item in items:
-        if not overwrite and output_path(outdir, item.uri).exists():
+        if not overwrite and outputs.done(outdir, item.uri):
             report.skipped.append(item.uri)
         else:
             todo.append(item)
@@ -159,12 +204,12 @@ def run_batch(
     if jobs <= 1 or len(todo) <= 1:
         runner = runner_factory() if todo else None
         for item in todo:
-            record(*_run_one(runner, item, outdir))
+            record(*_run_one(runner, item, outdir, outputs))
         return report
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, initializer=_init_worker,
                              initargs=(runner_factory, threads)) as pool:
-        futures = [pool.submit(_run_in_worker, item, outdir) for item in todo]
+        futures = [pool.submit(_run_in_worker, item, outdir, outputs) for item in todo]
         for future in as_completed(futures):
             record(*future.result())
     return report

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from diarefine.batch import collect_inputs, run_batch
+from diarefine.batch import Outputs, collect_inputs, run_batch
 from diarefine.config import PipelineConfig, RefinerConfig
 
 
@@ -46,11 +46,16 @@ class _Progress:
 @click.option("--refiner", default=None,
               help="Boundary refiner: none, shift, mlp, transformer, diffusion, contrastive, or "
                    "a checkpoint/table path [default: the config's, else transformer].")
+@click.option("--exclusive", is_flag=True,
+              help="Also write OUTDIR/<uri>.exclusive.rttm (one speaker at a time).")
+@click.option("--embeddings", is_flag=True,
+              help="Also write OUTDIR/<uri>.embeddings.npz (each speaker's centroid).")
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose RTTM already exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
             min_speakers: int | None, max_speakers: int | None, jobs: int, device: str,
-            config_path: Path | None, refiner: str | None, overwrite: bool, quiet: bool) -> None:
+            config_path: Path | None, refiner: str | None, exclusive: bool, embeddings: bool,
+            overwrite: bool, quiet: bool) -> None:
     """Diarize audio files, folders of audio, or Kaldi wav.scp lists into OUTDIR/<uri>.rttm.
 
     Finished recordings are skipped on a rerun (unless --overwrite); a recording that fails
@@ -71,11 +76,27 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     factory = functools.partial(
         PipelineRunner, config, device, num_speakers, min_speakers, max_speakers,
         progress.hook if jobs == 1 else _no_hook)
-    report = run_batch(items, outdir, factory, overwrite, jobs, progress.item)
+    outputs = Outputs(exclusive, embeddings, settings_digest(
+        config, num_speakers, min_speakers, max_speakers))
+    report = run_batch(items, outdir, factory, overwrite, jobs, progress.item, outputs)
     progress.bar.close()
     click.echo(report.summary(), err=True)
     if report.failed:
         sys.exit(1)
+
+
+def settings_digest(config: PipelineConfig, num: int | None, low: int | None,
+                    high: int | None) -> str:
+    """A digest of everything that shapes a recording's output: the configuration, the
+    speaker counts and diarefine's version (a rerun with other settings redoes the file)."""
+    import hashlib
+    import json
+
+    from diarefine import __version__
+
+    text = json.dumps({"config": config.to_dict(), "speakers": [num, low, high],
+                       "version": __version__}, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_speaker_counts(num: int | None, low: int | None, high: int | None) -> None:
