@@ -9,7 +9,6 @@ system output, the same windows, the same `apply_moves` with change points linke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,17 +41,10 @@ def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
     return out
 
 
-@dataclass(frozen=True)
-class Scores:
-    der: float  # collar 0, overlap scored, %
-    der25: float  # collar 0.25 s per side, %
-    mae_ms: float  # mean absolute error of the matched boundaries after the moves
-    median_ms: float
-    acc: tuple[float, float, float]  # % within 50, 100, 200 ms
-
-
 def der_of(data: RefinerData, hypotheses: dict[str, Annotation], collar: float = 0.0,
            rows: Sequence[int] | None = None) -> float:
+    """Pooled DER (%) of ``hypotheses`` on the recordings ``rows`` of ``data`` (all by
+    default), each with its UEM, overlap scored, ``collar`` per side."""
     chosen = range(len(data.recordings)) if rows is None else rows
     recs = [data.recordings[r] for r in chosen]
     result = score_corpus({r.uri: r.reference for r in recs},
@@ -60,12 +52,3 @@ def der_of(data: RefinerData, hypotheses: dict[str, Annotation], collar: float =
                           {r.uri: r.uem for r in recs if r.uem is not None},
                           ScoreSettings(collar=collar))
     return 100 * result.overall.der.der
-
-
-def boundary_errors(data: RefinerData, moves: NDArray[np.float64], mask: NDArray[np.bool_]
-                    ) -> NDArray[np.float64]:
-    """|error| in ms after the moves, of the matched boundaries under ``mask`` (against the
-    reference boundary each was matched to before moving)."""
-    rows = mask & data.matched
-    applied = np.where(np.isfinite(moves), moves, 0.0)
-    return 1000 * np.abs(data.offset[rows] - applied[rows])
