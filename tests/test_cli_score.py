@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from diarefine.io.rttm import read_rttm
 from diarefine.metrics import METRIC_KEYS
 
 REF = """SPEAKER a 1 0.0 5.0 <NA> <NA> A <NA> <NA>
@@ -141,3 +142,24 @@ def test_core_paths_do_not_import_torch() -> None:
             "print('torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_a_manifest_gives_the_references_and_their_uems(files: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    from diarefine.data.manifest import Recording, write_manifest
+
+    ref, hyp = files
+    uem = tmp_path / "all.uem"
+    refs = read_rttm(ref)
+    uem.write_text("".join(f"{u} 1 0.000 5.000\n" for u in refs))
+    write_manifest(tmp_path / "set.jsonl", [Recording(u, tmp_path / f"{u}.wav", ref, uem)
+                                            for u in refs])
+    by_manifest = run("score", tmp_path / "set.jsonl", hyp, "--json", tmp_path / "a.json")
+    by_files = run("score", ref, hyp, "--uem", uem, "--json", tmp_path / "b.json")
+    assert by_manifest.returncode == by_files.returncode == 0, by_manifest.stderr
+    assert json.loads((tmp_path / "a.json").read_text()) == \
+        json.loads((tmp_path / "b.json").read_text())
+    plain = run("score", ref, hyp, "--json", tmp_path / "c.json")  # without the UEM: other
+    assert plain.returncode == 0
+    assert json.loads((tmp_path / "c.json").read_text()) != \
+        json.loads((tmp_path / "a.json").read_text())

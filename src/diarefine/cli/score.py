@@ -16,6 +16,19 @@ from diarefine.metrics.speaker_count import corpus_breakdown, count_text
 from diarefine.report.table import score_table
 
 
+def references_of_manifest(path: Path) -> tuple[dict, dict | None]:
+    """References and scoring regions of a manifest's recordings (those with an RTTM)."""
+    from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
+    from diarefine.errors import DiarefineError
+
+    recordings = [rec for rec in read_manifest(path) if rec.rttm is not None]
+    if not recordings:
+        raise DiarefineError(f"{path}: no recording with a reference RTTM")
+    regions = {uri: region for uri, region in load_scoring_regions(recordings).items()
+               if region is not None}
+    return load_references(recordings), regions or None
+
+
 @click.command()
 @click.argument("ref", type=click.Path(exists=True, path_type=Path))
 @click.argument("hyp", type=click.Path(exists=True, path_type=Path))
@@ -38,9 +51,15 @@ from diarefine.report.table import score_table
 def score(ref: Path, hyp: Path, uem: Path | None, collar: float, skip_overlap: bool,
           json_out: Path | None, by_count: bool, bootstrap: bool, compare: Path | None
           ) -> None:
-    """Score system RTTM(s) HYP against reference RTTM(s) REF (files or directories)."""
-    refs, hyps = load_rttms(ref), load_rttms(hyp)
-    uems = read_uem(uem) if uem else None
+    """Score system RTTM(s) HYP against reference RTTM(s) REF (files or directories). REF
+    may also be a JSONL manifest of `diarefine prepare`: its recordings' RTTMs are the
+    references and their UEMs the scoring regions (unless --uem is given)."""
+    if ref.suffix == ".jsonl":
+        refs, manifest_uems = references_of_manifest(ref)
+    else:
+        refs, manifest_uems = load_rttms(ref), None
+    hyps = load_rttms(hyp)
+    uems = read_uem(uem) if uem else manifest_uems
     settings = ScoreSettings(collar=collar, skip_overlap=skip_overlap)
     report = score_corpus(refs, hyps, uems, settings)
     click.echo(score_table(report))
