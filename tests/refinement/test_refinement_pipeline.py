@@ -239,3 +239,15 @@ def test_pyannote_style_inputs_and_configs(pipeline, sample: Path, tmp_path: Pat
                                                      "segmentation": {"step": 2.0}})
     assert from_path.segmenter.step == from_dict.segmenter.step == 2.0
     assert from_path.refiner.name == from_dict.refiner.name == "none"
+
+
+def test_the_ready_progress_hook_follows_a_real_run(pipeline, sample: Path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from diarefine.progress import ProgressHook
+
+    with ProgressHook(file=io.StringIO()) as hook:
+        pipeline(sample, hook=hook)
+        assert set(hook.bars) == {"segmentation", "embedding"}
+        assert all(bar.n == bar.total > 0 for bar in hook.bars.values())
+        assert "diarization" in hook.steps
