@@ -295,3 +295,18 @@ def test_exclusive_and_embeddings_outputs_and_reruns_that_follow_the_settings(
                       "--embeddings", "--quiet")
     assert "1 diarized, 0 already done" in changed.stderr  # other settings: redone
     assert (out / "b.settings").read_text().strip() != stamp
+
+
+def test_a_json_sidecar_gives_each_turn_its_confidence(inputs: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "out"
+    proc = diarize(inputs / "in" / "b.flac", "-o", out, "--confidence", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    sidecar = json.loads((out / "b.turns.json").read_text())
+    rttm = read_rttm(out / "b.rttm")["b"]
+    assert sidecar["uri"] == "b"
+    assert [(t["start"], t["end"], t["speaker"]) for t in sidecar["turns"]] == \
+        [(round(t.start, 3), round(t.end, 3), t.speaker) for t in rttm.turns]
+    values = [t["confidence"] for t in sidecar["turns"]]
+    assert all(0.0 <= v <= 1.0 for v in values) and sum(values) / len(values) > 0.3

@@ -106,18 +106,21 @@ def output_path(outdir: Path, uri: str) -> Path:
 @dataclass(frozen=True)
 class Outputs:
     """What each recording writes beside ``<uri>.rttm``: ``<uri>.exclusive.rttm`` (one
-    speaker at a time), ``<uri>.embeddings.npz`` (each speaker's centroid), and
+    speaker at a time), ``<uri>.embeddings.npz`` (each speaker's centroid),
+    ``<uri>.turns.json`` (each turn with its confidence), and
     ``<uri>.settings`` holding ``settings`` (a digest of everything that shapes the
     output): a rerun redoes a recording whose digest differs or whose files are missing."""
 
     exclusive: bool = False
     embeddings: bool = False
     settings: str = ""
+    confidence: bool = False
 
     def done(self, outdir: Path, uri: str) -> bool:
         paths = [output_path(outdir, uri)]
         paths += [outdir / f"{uri}.exclusive.rttm"] if self.exclusive else []
         paths += [outdir / f"{uri}.embeddings.npz"] if self.embeddings else []
+        paths += [outdir / f"{uri}.turns.json"] if self.confidence else []
         if not all(p.exists() for p in paths):
             return False
         if not self.settings:
@@ -140,6 +143,14 @@ class Outputs:
             centroids = result.speaker_embeddings  # type: ignore[attr-defined]
             with atomic_open(outdir / f"{uri}.embeddings.npz", "wb") as handle:
                 np.savez(handle, **{k: np.asarray(v) for k, v in sorted(centroids.items())})
+        if self.confidence:
+            import json
+
+            turns = [{"start": round(t.start, 3), "end": round(t.end, 3), "speaker": t.speaker,
+                      "confidence": c} for t, c in zip(
+                          result.diarization.turns, result.turn_confidence)]  # type: ignore[attr-defined]
+            atomic_write_text(outdir / f"{uri}.turns.json",
+                              json.dumps({"uri": uri, "turns": turns}, indent=1) + "\n")
         if self.settings:
             atomic_write_text(outdir / f"{uri}.settings", self.settings + "\n")
 

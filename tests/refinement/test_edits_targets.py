@@ -176,3 +176,19 @@ def test_the_exclusive_output_of_a_refined_diarization_gives_overlaps_to_the_mos
     out = exclusive_of(refined, scores, ["A", "B"])
     assert [(t.start, t.end, t.speaker) for t in out.turns] == [
         (0.0, 5.0, "A"), (5.0, 8.0, "B"), (8.0, 9.0, "A")]
+
+
+def test_turn_confidence_is_the_mean_activation_of_the_turns_speaker() -> None:
+    from diarefine.core.frames import FrameGrid
+    from diarefine.stages.base import FrameScores
+    from diarefine.stages.pipeline import turn_confidence
+
+    data = np.zeros((100, 2), np.float32)
+    data[:50, 0] = 0.8
+    data[50:, 0] = 0.2
+    data[:, 1] = 0.5
+    scores = FrameScores(data, np.ones(100, np.int64), FrameGrid(0.0, 0.1, 0.1))  # centres .05+
+    turns = ann([(0.0, 5.0, "A"), (4.0, 6.0, "A2"), (2.0, 3.0, "B"), (7.02, 7.04, "A")])
+    got = turn_confidence(turns.rename({"A2": "A"}), scores, ["A", "B"])
+    # sorted turns: A 0-5 (0.8), B 2-3 (0.5), A 4-6 (half 0.8, half 0.2), A 7.02-7.04 (nearest)
+    assert got == (0.8, 0.5, 0.5, 0.2)

@@ -50,12 +50,15 @@ class _Progress:
               help="Also write OUTDIR/<uri>.exclusive.rttm (one speaker at a time).")
 @click.option("--embeddings", is_flag=True,
               help="Also write OUTDIR/<uri>.embeddings.npz (each speaker's centroid).")
+@click.option("--confidence", is_flag=True,
+              help="Also write OUTDIR/<uri>.turns.json: each turn with its confidence (the "
+                   "mean activation of its speaker over the turn, 0-1).")
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose RTTM already exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
             min_speakers: int | None, max_speakers: int | None, jobs: int, device: str,
             config_path: Path | None, refiner: str | None, exclusive: bool, embeddings: bool,
-            overwrite: bool, quiet: bool) -> None:
+            confidence: bool, overwrite: bool, quiet: bool) -> None:
     """Diarize audio files, folders of audio, or Kaldi wav.scp lists into OUTDIR/<uri>.rttm.
 
     Finished recordings are skipped on a rerun (unless --overwrite); a recording that fails
@@ -77,7 +80,7 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
         PipelineRunner, config, device, num_speakers, min_speakers, max_speakers,
         progress.hook if jobs == 1 else _no_hook)
     outputs = Outputs(exclusive, embeddings, settings_digest(
-        config, num_speakers, min_speakers, max_speakers))
+        config, num_speakers, min_speakers, max_speakers), confidence)
     report = run_batch(items, outdir, factory, overwrite, jobs, progress.item, outputs)
     progress.bar.close()
     click.echo(report.summary(), err=True)

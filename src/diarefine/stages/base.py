@@ -116,3 +116,6 @@ class DiarizeOutput:
     exclusive: Annotation  # at most one speaker at a time
     speaker_embeddings: dict[str, NDArray[np.float32]] = field(default_factory=dict)
     duration: float = 0.0
+    #: Per turn of ``diarization`` (same order): the mean activation of its speaker over
+    #: the turn's frames, in [0, 1] (how sure the pipeline was the speaker talks there).
+    turn_confidence: tuple[float, ...] = ()

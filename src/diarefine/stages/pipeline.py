@@ -178,7 +178,8 @@ class DiarizationPipeline:
         speaking = set(diarization.speakers)
         embeddings_out = {n: centroids[k].astype(np.float32) for k, n in enumerate(names)
                           if n in speaking}
-        return DiarizeOutput(diarization, exclusive, embeddings_out, duration)
+        return DiarizeOutput(diarization, exclusive, embeddings_out, duration,
+                             turn_confidence(diarization, frame_scores, names))
 
 
 def exclusive_of(diarization: Annotation, scores: FrameScores, names: list[str]
@@ -210,6 +211,26 @@ def exclusive_of(diarization: Annotation, scores: FrameScores, names: list[str]
         else:
             pieces.append(Turn(t, end, who))
     return diarization.with_turns(pieces)
+
+
+def turn_confidence(diarization: Annotation, scores: FrameScores, names: list[str]
+                    ) -> tuple[float, ...]:
+    """Each turn's mean activation of its speaker over the frames whose centres fall in
+    it (the nearest frame for a turn shorter than one), in [0, 1]."""
+    centres = scores.frames.centers(len(scores.data))
+    column = {n: k for k, n in enumerate(names)}
+    out = []
+    for t in diarization.turns:
+        if t.speaker not in column or not len(centres):
+            out.append(0.0)
+            continue
+        lo, hi = np.searchsorted(centres, [t.start, t.end])
+        if hi <= lo:
+            lo = min(int(np.searchsorted(centres, (t.start + t.end) / 2)), len(centres) - 1)
+            hi = lo + 1
+        value = float(scores.data[lo:hi, column[t.speaker]].mean())
+        out.append(round(min(max(value, 0.0), 1.0), 4))
+    return tuple(out)
 
 
 def from_mapping(audio: Mapping[str, Any]) -> NDArray[np.float32]:
