@@ -93,3 +93,30 @@ def test_prepare_kaldi_dir_relative_paths(tmp_path: Path) -> None:
     line = json.loads((data / "manifest.jsonl").read_text())
     assert (line["audio"], line["rttm"], line["uem"], line["duration"]) == ("a.wav", "rttm",
                                                                            None, 1.0)
+
+
+def test_prepare_writes_and_reads_a_nemo_manifest(shared_data: Path, tmp_path: Path) -> None:
+    """The AMI excerpts' dev split through the pyannote protocol, written as a NeMo
+    diarization manifest too, then read back as NeMo: the same recordings, references,
+    UEMs and speaker counts."""
+    database = shared_data / "ami-excerpts" / "database.yml"
+    first = run("prepare", "pyannote", database, "--protocol", "Debug.SpeakerDiarization.Debug",
+                "--subset", "development", "-o", tmp_path / "dev.jsonl",
+                "--nemo", tmp_path / "dev-nemo.json")
+    assert first.returncode == 0, first.stderr
+    nemo = [json.loads(line) for line in (tmp_path / "dev-nemo.json").read_text().splitlines()]
+    assert [Path(n["audio_filepath"]).name for n in nemo] == ["dev00.wav", "dev01.wav"]
+    assert all(n["label"] == "infer" and n["num_speakers"] == 2 and n["offset"] == 0
+               for n in nemo)
+    back = run("prepare", "nemo", tmp_path / "dev-nemo.json", "-o", tmp_path / "back.jsonl")
+    assert back.returncode == 0, back.stderr
+
+    def essentials(path: Path) -> list[tuple]:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return [(r["uri"], Path(r["audio"]).name, r["num_speakers"], r["duration"],
+                 r["overlap_ratio"]) for r in rows]
+
+    assert essentials(tmp_path / "back.jsonl") == essentials(tmp_path / "dev.jsonl")
+    (tmp_path / "broken.json").write_text('{"audio_filepath": "x.wav"}\n{"offset": 0}\n')
+    bad = run("prepare", "nemo", tmp_path / "broken.json", "-o", tmp_path / "b.jsonl")
+    assert bad.returncode == 2 and "broken.json:2: missing 'audio_filepath'" in bad.stderr

@@ -31,10 +31,13 @@ from diarefine.errors import DiarefineError
               "[default: the pyannote subset, else none].")
 @click.option("--allow-missing", is_flag=True,
               help="Write the complete recordings even when others have problems.")
+@click.option("--nemo", "nemo_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the recordings as a NeMo diarization manifest.")
 def prepare(fmt: str, src: Path, output: Path, protocol: str | None, subset: str,
             partition: str, rttm_dir: Path | None, audio_dir: Path | None, split: str | None,
-            allow_missing: bool) -> None:
-    """Read a corpus in FORMAT (kaldi, voxconverse, dihard, pyannote) at SRC into a manifest.
+            allow_missing: bool, nemo_out: Path | None) -> None:
+    """Read a corpus in FORMAT (kaldi, voxconverse, dihard, pyannote, nemo: a NeMo
+    diarization manifest) at SRC into a manifest (and, with --nemo, a NeMo one).
 
     Every missing or mismatched file is reported by recording id. With any problem nothing
     is written and the exit status is 2, unless --allow-missing.
@@ -50,5 +53,9 @@ def prepare(fmt: str, src: Path, output: Path, protocol: str | None, subset: str
     if not result.recordings:
         raise DiarefineError(f"{src}: no complete recording")
     write_manifest(output, result.recordings)
+    if nemo_out is not None:
+        from diarefine.data.corpora import write_nemo_manifest
+
+        write_nemo_manifest(nemo_out, result.recordings)
     click.echo(f"{output}: {len(result.recordings)} recording(s)"
                + (f", {len(result.problems)} left out" if result.problems else ""))

@@ -26,7 +26,7 @@ also suggests the recording id that differs only by accents or case (``trñ00`` 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,7 +267,62 @@ def _recording(uri: str, corpus: _Corpus, ref: tuple[Annotation, Path] | None,
                      scored.speakers, corpus.split, overlap_ratio(scored)), None
 
 
-FORMATS = ("kaldi", "voxconverse", "dihard", "pyannote")
+def read_nemo(manifest: Path) -> _Corpus:
+    """A NeMo speaker-diarization manifest: one JSON object per line with
+    ``audio_filepath`` and, optionally, ``rttm_filepath`` and ``uem_filepath`` (relative
+    paths from the manifest's folder); the recording id is the audio file's stem, as NeMo
+    names it."""
+    import json
+
+    from diarefine.errors import FormatError
+    from diarefine.io.text import read_lines
+
+    audio: dict[str, Path] = {}
+    references: dict[str, tuple[Annotation, Path]] = {}
+    uems: dict[str, tuple[Timeline, Path]] = {}
+    base = manifest.parent
+    for number, line in enumerate(read_lines(_require(manifest, "NeMo manifest")), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FormatError(manifest, number, f"not JSON ({exc.msg})") from None
+        path = item.get("audio_filepath") if isinstance(item, dict) else None
+        if not isinstance(path, str) or not path:
+            raise FormatError(manifest, number, "missing 'audio_filepath'")
+        uri = "_".join(Path(path).stem.split())
+        if uri in audio:
+            raise FormatError(manifest, number, f"recording {uri!r} listed twice")
+        audio[uri] = base / path
+        for key, table, reader in (("rttm_filepath", references, _rttm_file),
+                                   ("uem_filepath", uems, _uem_file)):
+            value = item.get(key)
+            if isinstance(value, str) and value:
+                found = reader(_require(base / value, key))
+                if uri in found:
+                    table[uri] = found[uri]  # type: ignore[index]
+    return _Corpus(audio, references, uems or None,
+                   audio_hint=lambda uri: f"not in {manifest}")
+
+
+def write_nemo_manifest(path: str | Path, recordings: Iterable[Recording]) -> None:
+    """A NeMo speaker-diarization manifest of ``recordings`` (absolute paths), atomically."""
+    import json
+
+    from diarefine.io.atomic import atomic_write_text
+
+    lines = [json.dumps({
+        "audio_filepath": str(Path(rec.audio).resolve()), "offset": 0,
+        "duration": rec.duration, "label": "infer", "text": "-",
+        "num_speakers": rec.num_speakers,
+        "rttm_filepath": str(Path(rec.rttm).resolve()) if rec.rttm else None,
+        "uem_filepath": str(Path(rec.uem).resolve()) if rec.uem else None}) + "\n"
+        for rec in recordings]
+    atomic_write_text(path, "".join(lines))
+
+
+FORMATS = ("kaldi", "voxconverse", "dihard", "pyannote", "nemo")
 
 
 def prepare(fmt: str, src: str | Path, *, protocol: str | None = None, subset: str = "test",
@@ -282,6 +337,8 @@ def prepare(fmt: str, src: str | Path, *, protocol: str | None = None, subset: s
                                   Path(audio_dir) if audio_dir else None)
     elif fmt == "dihard":
         corpus = read_dihard(src, partition)
+    elif fmt == "nemo":
+        corpus = read_nemo(src)
     elif fmt == "pyannote":
         if not protocol:
             raise CorpusError("the pyannote format needs a protocol (Database.Task.Name)")
