@@ -272,23 +272,15 @@ def read_nemo(manifest: Path) -> _Corpus:
     ``audio_filepath`` and, optionally, ``rttm_filepath`` and ``uem_filepath`` (relative
     paths from the manifest's folder); the recording id is the audio file's stem, as NeMo
     names it."""
-    import json
-
+    from diarefine.data.manifest import json_lines
     from diarefine.errors import FormatError
-    from diarefine.io.text import read_lines
 
     audio: dict[str, Path] = {}
     references: dict[str, tuple[Annotation, Path]] = {}
     uems: dict[str, tuple[Timeline, Path]] = {}
     base = manifest.parent
-    for number, line in enumerate(read_lines(_require(manifest, "NeMo manifest")), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FormatError(manifest, number, f"not JSON ({exc.msg})") from None
-        path = item.get("audio_filepath") if isinstance(item, dict) else None
+    for number, item in json_lines(_require(manifest, "NeMo manifest")):
+        path = item.get("audio_filepath")
         if not isinstance(path, str) or not path:
             raise FormatError(manifest, number, "missing 'audio_filepath'")
         uri = "_".join(Path(path).stem.split())

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,10 +137,9 @@ def parse_record(item: Mapping[str, Any], base: Path, path: Path, number: int) -
         raise FormatError(path, number, f"{uri}: {exc}") from None
 
 
-def read_manifest(path: str | Path) -> list[Recording]:
-    """Recordings of a JSONL manifest, in file order; FormatError names file and line."""
-    path = Path(path)
-    out, seen = [], set()
+def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSON-lines file; FormatError
+    naming the file and line for a line that is not a JSON object."""
     for number, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
@@ -150,6 +149,14 @@ def read_manifest(path: str | Path) -> list[Recording]:
             raise FormatError(path, number, f"not JSON ({exc.msg})") from None
         if not isinstance(item, dict):
             raise FormatError(path, number, "expected a JSON object")
+        yield number, item
+
+
+def read_manifest(path: str | Path) -> list[Recording]:
+    """Recordings of a JSONL manifest, in file order; FormatError names file and line."""
+    path = Path(path)
+    out, seen = [], set()
+    for number, item in json_lines(path):
         rec = parse_record(item, path.parent, path, number)
         if rec.uri in seen:
             raise FormatError(path, number, f"recording {rec.uri!r} listed twice")

@@ -260,22 +260,24 @@ def _write_safetensors(model: torch.nn.Module, path: str | Path, metadata: dict[
         handle.write(save(state, metadata=metadata))
 
 
-def _read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    """Metadata and tensors (floats as float32) of a safetensors file, or a clear error."""
+def read_safetensors(path: Path, what: str, error: type[Exception] = PretrainedModelError
+                     ) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Metadata and tensors (floats as float32) of a safetensors file (never unpickled),
+    or ``error`` with a clear reason."""
     try:
         from safetensors import SafetensorError, safe_open
     except ImportError:
-        raise PretrainedModelError(
-            f"reading {path} needs the safetensors package; run: {INSTALL_HINT}") from None
+        raise error(f"reading {path} needs the safetensors package; run: {INSTALL_HINT}"
+                    ) from None
 
     if not path.is_file():
-        raise PretrainedModelError(f"{path}: no such {what} file")
+        raise error(f"{path}: no such {what} file")
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
             state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
-        raise PretrainedModelError(f"{path}: not a safetensors file ({exc})") from None
+        raise error(f"{path}: not a safetensors file ({exc})") from None
     return meta, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
@@ -292,7 +294,7 @@ def _segmentation_sections(base: str | Path | None) -> dict[str, Any]:
     if base.suffix != ".safetensors":
         payload = _safe_load(base)
         return {"model": payload["model"], "inference": payload["inference"]}
-    meta, _ = _read_safetensors(base, "segmentation model")
+    meta, _ = read_safetensors(base, "segmentation model")
     try:
         return {"model": json.loads(meta["model"]), "inference": json.loads(meta["inference"])}
     except (KeyError, ValueError) as exc:
@@ -328,7 +330,7 @@ def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
     import json
 
     path = Path(path)
-    meta, state = _read_safetensors(path, "segmentation model")
+    meta, state = read_safetensors(path, "segmentation model")
     if meta.get("architecture") != "pyannet":
         raise PretrainedModelError(f"{path}: no PyanNet architecture in its metadata")
     try:
@@ -418,7 +420,7 @@ def load_campplus_file(path: str | Path,
     ``benchmarks/distill_campplus.py``), architecture from the file's metadata, in float32
     and eval mode."""
     path = Path(path)
-    meta, state = _read_safetensors(path, "CAM++")
+    meta, state = read_safetensors(path, "CAM++")
     if meta.get("architecture") != "campplus":
         raise PretrainedModelError(f"{path}: no CAM++ architecture in its metadata")
     try:

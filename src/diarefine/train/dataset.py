@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from diarefine.core.annotation import Annotation
 from diarefine.core.timeline import Timeline
 from diarefine.errors import DiarefineError
+from diarefine.train.refiner_data import annotation_of
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,6 @@ class RefinerData:
                            self.recording[rows], self.recordings, self.sources)
 
 
-def _annotation(uri: str, text: str) -> Annotation:
-    from diarefine.core.annotation import Turn
-
-    return Annotation(uri, tuple(Turn(float(a), float(b), str(s))
-                                 for a, b, s in json.loads(text)))
-
-
 def read_refiner_data(paths: Sequence[str | Path]) -> RefinerData:
     """Concatenate HDF5 files; recordings listed in two files are refused."""
     import h5py
@@ -76,8 +70,8 @@ def read_refiner_data(paths: Sequence[str | Path]) -> RefinerData:
             for i, uri in enumerate(rec["uri"].asstr()[:]):
                 rows.append(RecordingRow(
                     uri, rec["source"].asstr()[i], tuple(json.loads(rec["speakers"].asstr()[i])),
-                    _annotation(uri, rec["system"].asstr()[i]),
-                    _annotation(uri, rec["reference"].asstr()[i]),
+                    annotation_of(uri, rec["system"].asstr()[i]),
+                    annotation_of(uri, rec["reference"].asstr()[i]),
                     Timeline([tuple(b) for b in uems[i]]) if uems[i] is not None else None))
             if "boundaries" not in h5 or "frames" not in h5["boundaries"]:
                 continue

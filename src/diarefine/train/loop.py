@@ -27,6 +27,7 @@ import torch
 
 from diarefine.errors import DiarefineError
 from diarefine.models.refiners import VARIANTS, WindowSpec
+from diarefine.models.refiners.common import predict as predict_windows
 from diarefine.train.dataset import RefinerData
 from diarefine.train.evaluate import der_of, refined_outputs
 from diarefine.train.losses import LOSSES
@@ -88,15 +89,7 @@ def build_model(config: TrainConfig, data: RefinerData) -> torch.nn.Module:
 def predict(model: torch.nn.Module, data: RefinerData, batch: int = 512
             ) -> tuple[np.ndarray, np.ndarray]:
     """(corrections (n,) in seconds, confidences (n,)) in eval mode."""
-    model.eval()
-    offsets, confidences = [], []
-    with torch.inference_mode():
-        for i in range(0, len(data), batch):
-            out = model(torch.from_numpy(data.frames[i:i + batch]),
-                        torch.from_numpy(data.static[i:i + batch]))
-            offsets.append(out.offset.numpy())
-            confidences.append(out.confidence.numpy())
-    return np.concatenate(offsets).astype(np.float64), np.concatenate(confidences)
+    return predict_windows(model, data.frames, data.static, batch)
 
 
 def selection_mae(model: torch.nn.Module, data: RefinerData) -> float:

@@ -45,17 +45,9 @@ def save_refiner(model: torch.nn.Module, variant: str, arguments: dict[str, Any]
 
 def load_refiner(path: str | Path) -> tuple[torch.nn.Module, str, float, WindowSpec]:
     """(module in eval mode, variant, abstention threshold, window) of a checkpoint."""
-    from safetensors import SafetensorError, safe_open
+    from diarefine.models.pretrained import read_safetensors
 
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such refiner checkpoint")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a safetensors file ({exc})") from None
+    meta, state = read_safetensors(Path(path), "refiner checkpoint", CheckpointError)
     if meta.get("format") != FORMAT or meta.get("variant") not in VARIANTS:
         raise CheckpointError(f"{path}: not a {FORMAT} checkpoint of one of {sorted(VARIANTS)}")
     try:

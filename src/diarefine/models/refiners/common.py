@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -36,3 +37,20 @@ def split_static(static: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Te
                                                           torch.Tensor]:
     """(B, 2D + 7) -> centroid A (B, D), centroid B (B, D), flags (B, 7)."""
     return static[:, :dim], static[:, dim:2 * dim], static[:, 2 * dim:]
+
+
+def predict(model: torch.nn.Module, frames: np.ndarray, static: np.ndarray, batch: int = 256
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(corrections (n,) in seconds, float64; confidences (n,)) of windows (n, W, C) and
+    static features (n, S), in eval mode and batches of ``batch``."""
+    model.eval()
+    offsets, confidences = [], []
+    with torch.inference_mode():
+        for i in range(0, len(frames), batch):
+            out = model(torch.from_numpy(np.asarray(frames[i:i + batch], dtype=np.float32)),
+                        torch.from_numpy(np.asarray(static[i:i + batch], dtype=np.float32)))
+            offsets.append(out.offset.numpy())
+            confidences.append(out.confidence.numpy())
+    if not offsets:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(offsets).astype(np.float64), np.concatenate(confidences)

@@ -11,7 +11,7 @@ import torch
 
 from diarefine.core.annotation import Annotation
 from diarefine.models.refiners.checkpoint import load_refiner
-from diarefine.models.refiners.common import WindowSpec
+from diarefine.models.refiners.common import WindowSpec, predict
 from diarefine.stages.refinement.base import RefinerError
 from diarefine.stages.refinement.edits import Boundaries, apply_moves, boundaries_of, change_links
 from diarefine.stages.refinement.features import (
@@ -45,18 +45,7 @@ class LearnedRefiner:
     def predict(self, frames: np.ndarray, static: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(corrections in seconds, confidences) of windows (n, W, C) and static (n, S)."""
-        offsets, confidences = [], []
-        with torch.inference_mode():
-            for i in range(0, len(frames), self.batch_size):
-                out = self.model(torch.from_numpy(np.asarray(frames[i:i + self.batch_size],
-                                                             dtype=np.float32)),
-                                 torch.from_numpy(np.asarray(static[i:i + self.batch_size],
-                                                             dtype=np.float32)))
-                offsets.append(out.offset.numpy())
-                confidences.append(out.confidence.numpy())
-        if not offsets:
-            return np.zeros(0), np.zeros(0)
-        return np.concatenate(offsets).astype(np.float64), np.concatenate(confidences)
+        return predict(self.model, frames, static, self.batch_size)
 
     def moves(self, bounds: Boundaries, context: RefinementContext) -> dict[int, float]:
         frames, static, _ = boundary_features(context, bounds)
