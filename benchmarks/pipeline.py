@@ -1,11 +1,15 @@
 """Diarization accuracy and speed of the pipeline on the real recordings here.
 
-    python benchmarks/pipeline.py [--config FILE] [--sets ami-train,ami-dev,ami-test,sample]
+    python benchmarks/pipeline.py --data DIR [--config FILE]
+                                  [--sets ami-train,ami-dev,ami-test,sample]
                                   [--variants] [--threads 2] [--json OUT] [--oracle-speakers]
                                   [--repeat N] [--save DIR] [--against DIR]
 
-Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the whole 30 s), the
-pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), and, when built with
+``--data DIR`` (or ``$DIAREFINE_DATA``): the folder holding ``ami-excerpts/`` and
+``pyannote-sample/``. Sets: the AMI excerpts by split (UEMs from the split's ``.uem``: the
+whole 30 s), the pyannote two-speaker sample (scored over [0, 30 s]: it has no UEM), any
+JSONL manifest given by its path (``diarefine prepare`` writes one; each recording's UEM,
+else its whole audio), and, when built with
 ``benchmarks/make_simulated_testset.py``, the simulated test and dev sets (``simtest``,
 ``simdev``, their UEMs) and ``simdev30``: the first three 30 s pieces of each simulated
 dev recording (60 files as long as the AMI excerpts; a selection set of the size the
@@ -37,12 +41,11 @@ import os
 import platform
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from paths import REPO, SHARED
+from paths import GENERATED, Item, add_data_argument, data_folder, manifest_set
 
 from diarefine.config import PipelineConfig
 from diarefine.core import Annotation, Timeline
@@ -54,37 +57,35 @@ from diarefine.metrics.speaker_count import CountBreakdown, corpus_breakdown, co
 AMI_SPLITS = {"ami-train": "train", "ami-dev": "development", "ami-test": "test"}
 
 
-@dataclass(frozen=True)
-class Item:
-    uri: str
-    audio: Path
-    reference: Annotation
-    uem: Timeline
-
-
-def load_set(name: str) -> list[Item]:
+def load_set(name: str, data: Path | None = None) -> list[Item]:
+    """A set by name (``AMI_SPLITS``, ``sample``: from the data folder ``data`` or
+    ``$DIAREFINE_DATA``; ``simtest``, ``simdev``, ``simdev30``: from ``benchmarks/data``),
+    or a JSONL manifest by its path (a name ending in ``.jsonl``)."""
+    if name.endswith(".jsonl"):
+        return manifest_set(Path(name))
     if name in AMI_SPLITS:
-        folder = SHARED / "ami-excerpts"
+        folder = data_folder(data, "ami-excerpts") / "ami-excerpts"
         refs = read_rttm(folder / f"debug.{AMI_SPLITS[name]}.rttm")
         uems = read_uem(folder / f"debug.{AMI_SPLITS[name]}.uem")
         return [Item(u, folder / f"{u}.wav", refs[u], uems[u]) for u in sorted(refs)]
     if name == "sample":
-        folder = SHARED / "pyannote-sample"
+        folder = data_folder(data, "pyannote-sample") / "pyannote-sample"
         duration = sf.info(str(folder / "sample.wav")).duration
         ref = read_rttm(folder / "sample.rttm")["sample"]
         return [Item("sample", folder / "sample.wav", ref, Timeline([(0, duration)]))]
     if name in ("simtest", "simdev"):
-        from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
-
-        path = REPO / "benchmarks" / "data" / name / "manifest.jsonl"
+        path = GENERATED / name / "manifest.jsonl"
         if not path.exists():
             raise SystemExit(f"{path} missing: run benchmarks/make_simulated_testset.py")
-        records = read_manifest(path)
-        refs, regions = load_references(records), load_scoring_regions(records)
-        return [Item(r.uri, r.audio, refs[r.uri], regions[r.uri]) for r in records]
+        return manifest_set(path)
     if name == "simdev30":
         return simulated_pieces()
-    raise SystemExit(f"unknown set {name!r}")
+    raise SystemExit(f"unknown set {name!r} (a set name or a manifest.jsonl)")
+
+
+def set_label(name: str) -> str:
+    """How a set is printed and saved: its name, or a manifest's file name stem."""
+    return Path(name).stem if name.endswith(".jsonl") else name
 
 
 #: ``simdev30``: this many 30 s pieces from the start of each simulated dev recording.
@@ -95,7 +96,7 @@ def simulated_pieces(seconds: float = 30.0) -> list[Item]:
     """The simulated dev set cut into pieces as long as the AMI excerpts: the first
     ``PIECES`` pieces of each recording (60 files), written once (atomically) under
     ``benchmarks/data/simdev30``, references and scoring regions cropped and shifted."""
-    folder = REPO / "benchmarks" / "data" / "simdev30"
+    folder = GENERATED / "simdev30"
     folder.mkdir(parents=True, exist_ok=True)
     items = []
     for item in load_set("simdev"):
@@ -147,17 +148,20 @@ def evaluate(items: list[Item], hyps: dict[str, Annotation]) -> dict[str, dict[s
 
 def run(config: PipelineConfig, sets: list[str], threads: int,
         save: Path | None = None, oracle_speakers: bool = False,
-        repeat: int = 1, against: Path | None = None) -> dict[str, object]:
+        repeat: int = 1, against: Path | None = None,
+        data: Path | None = None) -> dict[str, object]:
     """Every set ``repeat`` times (pass after pass over all the sets, so that a slow spell
-    of the machine hits every set alike); DER from the first pass, RTF the median pass."""
+    of the machine hits every set alike); DER from the first pass, RTF the median pass.
+    ``data``: the data folder of the named real sets (see `load_set`)."""
     import torch
 
     from diarefine.stages.pipeline import DiarizationPipeline
 
     torch.set_num_threads(threads)
     pipeline = DiarizationPipeline.from_pretrained(config)
-    pipeline(str(SHARED / "pyannote-sample" / "sample.wav"))  # warm-up, not timed
-    loaded = {name: load_set(name) for name in sets}
+    loaded = {set_label(name): load_set(name, data) for name in sets}
+    sets = list(loaded)
+    pipeline(str(next(iter(loaded.values()))[0].audio))  # warm-up, not timed
     seconds: dict[str, list[float]] = {name: [] for name in sets}
     audio: dict[str, float] = {}
     hyps: dict[str, dict[str, Annotation]] = {}
@@ -267,7 +271,10 @@ def strict_backends() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path)
-    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample")
+    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample",
+                        help="comma-separated set names (ami-train, ami-dev, ami-test, "
+                             "sample, simtest, simdev, simdev30) or manifest .jsonl paths")
+    add_data_argument(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--variants", action="store_true")
@@ -290,7 +297,7 @@ def main() -> None:
     everything = {}
     for name, config in configs.items():
         results = run(config, args.sets.split(","), args.threads, args.save,
-                      args.oracle_speakers, max(1, args.repeat), args.against)
+                      args.oracle_speakers, max(1, args.repeat), args.against, args.data)
         oracle = " + num_speakers from the references" if args.oracle_speakers else ""
         print(f"\nconfiguration: {name}{oracle}")
         print_table(results)

@@ -1,7 +1,7 @@
 """Which of two configurations is faster, measured so that this VM's drift cannot decide.
 
-    python benchmarks/speed_ab.py B.toml [--base A.toml] [--sets ami-train,...,sample]
-                                  [--repeat 3] [--threads 2]
+    python benchmarks/speed_ab.py B.toml --data DIR [--base A.toml]
+                                  [--sets ami-train,...,sample] [--repeat 3] [--threads 2]
 
 The speed of this shared 2-core VM drifts by 10-25 % within minutes, so two runs of
 ``benchmarks/pipeline.py`` one after the other can rank two configurations either way.
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from paths import add_data_argument
 from pipeline import Item, load_set, strict_backends
 
 from diarefine.config import PipelineConfig
@@ -52,7 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", type=Path, help="configuration B (TOML)")
     parser.add_argument("--base", type=Path, help="configuration A (default: the defaults)")
-    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample")
+    parser.add_argument("--sets", default="ami-train,ami-dev,ami-test,sample",
+                        help="set names of benchmarks/pipeline.py or manifest .jsonl paths")
+    add_data_argument(parser)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -66,7 +69,7 @@ def main() -> None:
     configs = {"A": PipelineConfig.from_toml(args.base) if args.base else PipelineConfig(),
                "B": PipelineConfig.from_toml(args.config)}
     pipelines = {k: DiarizationPipeline.from_pretrained(c) for k, c in configs.items()}
-    items = [item for name in args.sets.split(",") for item in load_set(name)]
+    items = [item for name in args.sets.split(",") for item in load_set(name, args.data)]
     for pipeline in pipelines.values():  # warm-up (and conversions), not timed
         pipeline(str(items[0].audio), uri=items[0].uri)
     runs = {k: (lambda item, p=p: p(str(item.audio), uri=item.uri))
