@@ -1,6 +1,6 @@
 """Choose the pipeline defaults by measurement on the AMI excerpts train + dev splits.
 
-    python benchmarks/tune_pipeline.py [--sets ami-train,ami-dev] [--config FILE]
+    python experiments/tune_pipeline.py --data DIR [--sets ami-train,ami-dev] [--config FILE]
 
 ``--config`` sets the models (e.g. ``[embedding] model`` = a distilled CAM++); the searched
 parameters start from the defaults whatever the file says.
@@ -18,9 +18,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+import benchmarks_path  # noqa: F401  (puts benchmarks/ on sys.path)
 import numpy as np
 import torch
-from pipeline import load_set  # noqa: E402  (benchmarks/ is the working folder)
+from paths import add_data_argument
+from pipeline import load_set
 
 from diarefine.config import PipelineConfig
 from diarefine.core import Annotation
@@ -114,7 +116,9 @@ SPACE = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="ami-train,ami-dev")
+    parser.add_argument("--sets", default="ami-train,ami-dev",
+                        help="set names of benchmarks/pipeline.py or manifest .jsonl paths")
+    add_data_argument(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--config", type=Path, help="TOML whose models are used")
@@ -122,7 +126,7 @@ def main() -> None:
     if any(s in ("ami-test", "sample") for s in args.sets.split(",")):
         raise SystemExit("never tune on the test files")
     torch.set_num_threads(args.threads)
-    items = [i for s in args.sets.split(",") for i in load_set(s)]
+    items = [i for s in args.sets.split(",") for i in load_set(s, args.data)]
     refs = {i.uri: i.reference for i in items}
     uems = {i.uri: i.uem for i in items}
     config = PipelineConfig.from_toml(args.config) if args.config else None

@@ -1,7 +1,7 @@
 """Choose the reassignment stage's parameters on the selection sets (never the test files).
 
-    python benchmarks/tune_reassignment.py [--sets ami-train,ami-dev,simdev]
-                                           [--windows 0.72,1.0,1.5] [--config FILE]
+    python experiments/tune_reassignment.py --data DIR [--sets ami-train,ami-dev,simdev]
+                                            [--windows 0.72,1.0,1.5] [--config FILE]
 
 For each window width the pipeline runs once per file with that width (the windows are
 pooled from the trunk pass, so their width and ``hop`` / ``min_speech`` need a run); its
@@ -19,9 +19,11 @@ import dataclasses
 import itertools
 from pathlib import Path
 
+import benchmarks_path  # noqa: F401  (puts benchmarks/ on sys.path)
 import numpy as np
 import torch
-from pipeline import load_set  # noqa: E402  (benchmarks/ is the working folder)
+from paths import add_data_argument
+from pipeline import load_set
 
 from diarefine.config import PipelineConfig
 from diarefine.metrics import ScoreSettings, score_corpus
@@ -58,14 +60,16 @@ def kept_outputs(pipeline: DiarizationPipeline, items: list) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="ami-train,ami-dev,simdev")
+    parser.add_argument("--sets", default="ami-train,ami-dev,simdev",
+                        help="set names of benchmarks/pipeline.py or manifest .jsonl paths")
+    add_data_argument(parser)
     parser.add_argument("--windows", default="0.72,1.0,1.5", help="window widths, seconds")
     parser.add_argument("--config", type=Path)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     base = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
-    sets = {name: load_set(name) for name in args.sets.split(",")}
+    sets = {name: load_set(name, args.data) for name in args.sets.split(",")}
     if any(name in ("ami-test", "sample", "simtest") for name in sets):
         print("warning: a test set is among the sets; choose on selection sets only")
     rows = []

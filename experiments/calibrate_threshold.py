@@ -1,6 +1,7 @@
 """Carry the clustering cut over to another CAM++ (e.g. a distilled student), on training data.
 
-    python benchmarks/calibrate_threshold.py --config student.toml [--sim DIR] [--limit 20]
+    python experiments/calibrate_threshold.py --config student.toml --data DIR [--sim DIR]
+                                               [--limit 20]
 
 A distilled CAM++ maps speakers closer together than its teacher (a student that cannot
 resolve a direction predicts its average), so a distance cut chosen for the teacher
@@ -21,9 +22,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import benchmarks_path  # noqa: F401  (puts benchmarks/ on sys.path)
 import numpy as np
 import torch
-from paths import REPO
+from paths import GENERATED, add_data_argument, data_folder
 from scipy.spatial.distance import pdist
 from train_plda import label_chunks, recordings
 
@@ -39,7 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True,
                         help="TOML naming the other CAM++ ([embedding] model)")
-    parser.add_argument("--sim", type=Path, default=REPO / "benchmarks" / "data" / "simtrain")
+    parser.add_argument("--sim", type=Path, default=GENERATED / "simtrain")
+    add_data_argument(parser)
     parser.add_argument("--limit", type=int, default=20,
                         help="simulated recordings used (all AMI training excerpts are)")
     parser.add_argument("--threads", type=int, default=2)
@@ -47,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     teacher = DiarizationPipeline.from_pretrained()
     student = DiarizationPipeline.from_pretrained(PipelineConfig.from_toml(args.config))
-    items = recordings(args.sim)
+    items = recordings(args.sim, data_folder(args.data, "ami-excerpts"))
     simulated = [it for it in items if not it[0].startswith("trn")][: args.limit]
     items = simulated + [it for it in items if it[0].startswith("trn")]
     d_t, d_s, same = [], [], []

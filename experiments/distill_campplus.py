@@ -1,7 +1,7 @@
 """Distil CAM++ into a smaller trunk for the pipeline's embedding stage.
 
-    python benchmarks/distill_campplus.py [--sim DIR ...] [--epochs 4] [--layers 6,12,8]
-                                          [--head-blocks 1] [--relation-weight W]
+    python experiments/distill_campplus.py --data DIR [--sim DIR ...] [--epochs 4]
+                                           [--layers 6,12,8] [--head-blocks 1] [--relation-weight W]
                                           [--augment P] [--init FILE] [--cache FILE]
                                           [--out FILE]
 
@@ -31,7 +31,7 @@ which alone brings the dev embedding cosine from 0.19 to 0.81 for ``--layers 6,1
 --head-blocks 2`` and from 0.09 to 0.76 for the default architecture.
 ``--augment P`` replaces a training crop, with probability P, by a randomly sped-up or
 slowed-down, reverberated, band-limited and noisy version of it
-(``benchmarks/augment.py``), whose targets the teacher computes on the fly. Validation:
+(``experiments/augment.py``), whose targets the teacher computes on the fly. Validation:
 the same losses on crops of the simulated *dev* set (dev-split speakers) and on the same
 crops augmented once, printed every epoch.
 ``--epochs 0`` validates the start and, without ``--init``, writes it (pruned and refitted,
@@ -49,11 +49,12 @@ import json
 import time
 from pathlib import Path
 
+import benchmarks_path  # noqa: F401  (puts benchmarks/ on sys.path)
 import numpy as np
 import torch
 import torch.nn.functional as F
 from augment import augment
-from paths import REPO, SHARED
+from paths import GENERATED, REPO, add_data_argument, data_folder
 
 from diarefine.features.fbank import FbankConfig, compute_fbank, subtract_mean
 from diarefine.io import read_rttm
@@ -76,13 +77,15 @@ SHIFT = round(_FBANK.frame_shift * _FBANK.sample_rate)
 WINDOW = round(_FBANK.frame_length * _FBANK.sample_rate)
 
 
-def recordings(sims: list[Path], ami_split: str | None) -> list[Path]:
+def recordings(sims: list[Path], ami_split: str | None, data: Path | None = None) -> list[Path]:
+    """Audio of the simulated sets ``sims`` and, with ``ami_split``, of that split's AMI
+    excerpts in the data folder ``data`` (``--data``, or ``$DIAREFINE_DATA``)."""
     files = []
     for sim in sims:
         for line in (sim / "manifest.jsonl").read_text().splitlines():
             files.append(sim / json.loads(line)["audio"])
     if ami_split:
-        ami = SHARED / "ami-excerpts"
+        ami = data_folder(data, "ami-excerpts") / "ami-excerpts"
         files += [ami / f"{uri}.wav" for uri in sorted(read_rttm(ami / f"debug.{ami_split}.rttm"))]
     return files
 
@@ -177,8 +180,9 @@ def report(name: str, values: tuple[float, float, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sim", type=Path, nargs="*",
-                        default=[REPO / "benchmarks" / "data" / "simtrain"])
-    parser.add_argument("--dev", type=Path, default=REPO / "benchmarks" / "data" / "simdev")
+                        default=[GENERATED / "simtrain"])
+    parser.add_argument("--dev", type=Path, default=GENERATED / "simdev")
+    add_data_argument(parser)
     parser.add_argument("--layers", default="6,12,8")
     parser.add_argument("--head-blocks", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=4)
@@ -192,7 +196,7 @@ def main() -> None:
                              "student's transitions (0: plain pruning)")
     parser.add_argument("--augment", type=float, default=0.0,
                         help="probability of augmenting a training crop (speed, room, band, "
-                             "noise; benchmarks/augment.py), its targets then computed online")
+                             "noise; experiments/augment.py), its targets then computed online")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None,
@@ -219,7 +223,8 @@ def main() -> None:
     t0 = time.perf_counter()
     train_waves: list[np.ndarray] = []
     dev_waves: list[np.ndarray] = []
-    train = crops(recordings(args.sim, "train"), waves=train_waves if args.augment else None)
+    train = crops(recordings(args.sim, "train", args.data),
+                  waves=train_waves if args.augment else None)
     dev = crops(recordings([args.dev], None), limit=60, waves=dev_waves)
     if args.cache and args.cache.exists():
         data = np.load(args.cache, allow_pickle=False)
@@ -265,7 +270,7 @@ def main() -> None:
         if not args.init:
             save_campplus(student, args.out, {
                 "teacher": TEACHER,
-                "distilled": "benchmarks/distill_campplus.py, pruned, not trained"
+                "distilled": "experiments/distill_campplus.py, pruned, not trained"
                              + (f", transitions refitted on {args.refit} crops"
                                 if args.refit else "")})
             print(f"wrote {args.out}")
@@ -303,7 +308,7 @@ def main() -> None:
               + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
         notes = {
             "teacher": TEACHER,
-            "distilled": f"benchmarks/distill_campplus.py, {epoch} epochs, {hours:.2f} h"
+            "distilled": f"experiments/distill_campplus.py, {epoch} epochs, {hours:.2f} h"
                          + (f", augmented with p {args.augment}" if args.augment else "")
                          + (f", continuing {args.init.name}" if args.init else "")
                          + (f", transitions refitted on {args.refit} crops"

@@ -1,7 +1,7 @@
 """Fit the PLDA that VBx clustering uses, on the pipeline's own CAM++ embeddings.
 
-    python benchmarks/train_plda.py [--sim DIR] [--dim 64] [--config FILE] [--cache FILE]
-                                    [--out src/diarefine/weights/...]
+    python experiments/train_plda.py --data DIR [--sim DIR] [--dim 64] [--config FILE]
+                                     [--cache FILE] [--out src/diarefine/weights/...]
 
 Training data, never a test file:
 
@@ -25,9 +25,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import benchmarks_path  # noqa: F401  (puts benchmarks/ on sys.path)
 import numpy as np
 import torch
-from paths import REPO, SHARED
+from paths import GENERATED, REPO, add_data_argument, data_folder
 from scipy.optimize import linear_sum_assignment
 
 from diarefine.config import PipelineConfig
@@ -66,13 +67,14 @@ def label_chunks(scores: ChunkScores, present: np.ndarray, reference: Annotation
     return out
 
 
-def recordings(sim: Path) -> list[tuple[str, Path, Annotation]]:
+def recordings(sim: Path, data: Path) -> list[tuple[str, Path, Annotation]]:
+    """The simulated set ``sim`` and the AMI training excerpts of the data folder ``data``."""
     out = []
     refs = {u: a for f in sorted((sim / "rttm").glob("*.rttm")) for u, a in read_rttm(f).items()}
     for uri, ref in sorted(refs.items()):
         audio = next((sim / "audio").glob(f"{uri}.*"))
         out.append((uri, audio, ref))
-    ami = SHARED / "ami-excerpts"
+    ami = data / "ami-excerpts"
     for uri, ref in sorted(read_rttm(ami / "debug.train.rttm").items()):
         out.append((uri, ami / f"{uri}.wav", ref))
     return out
@@ -80,7 +82,8 @@ def recordings(sim: Path) -> list[tuple[str, Path, Annotation]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sim", type=Path, default=REPO / "benchmarks" / "data" / "simtrain")
+    parser.add_argument("--sim", type=Path, default=GENERATED / "simtrain")
+    add_data_argument(parser)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--purity", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=2)
@@ -93,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not (args.sim / "manifest.jsonl").exists():
-        source = SHARED / "librispeech-261"
+        source = data_folder(args.data, "librispeech-261") / "librispeech-261"
         subprocess.run([sys.executable, "-m", "diarefine", "simulate", str(source), "-o",
                         str(args.sim), *SIM_ARGS], check=True)
     if args.cache.exists():
@@ -103,7 +106,7 @@ def main() -> None:
         config = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
         pipeline = DiarizationPipeline.from_pretrained(config)
         xs, names_list = [], []
-        items = recordings(args.sim)
+        items = recordings(args.sim, data_folder(args.data, "ami-excerpts"))
         for i, (uri, audio, ref) in enumerate(items):
             waveform = load_audio(audio)
             scores = pipeline.segmenter(waveform)

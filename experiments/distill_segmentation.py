@@ -1,7 +1,8 @@
 """Distil segmentation-3.0 into a shallower LSTM for the pipeline's segmentation stage.
 
-    python benchmarks/distill_segmentation.py [--layers 2] [--epochs 12] [--lr 1e-3]
-                                              [--sim DIR ...] [--cache FILE] [--out FILE]
+    python experiments/distill_segmentation.py --data DIR [--layers 2] [--epochs 12]
+                                               [--lr 1e-3] [--sim DIR ...] [--cache FILE]
+                                               [--out FILE]
 
 Student: the teacher with only its first ``--layers`` of 4 bidirectional LSTM layers
 (`diarefine.models.segmentation.shallower`); its SincNet front end is the teacher's and
@@ -27,9 +28,10 @@ import argparse
 import time
 from pathlib import Path
 
+import benchmarks_path  # noqa: F401  (puts benchmarks/ on sys.path)
 import torch
 from distill_campplus import recordings
-from paths import REPO
+from paths import GENERATED, REPO, add_data_argument
 
 from diarefine.io.audio import load_audio
 from diarefine.models.pretrained import load_segmentation, save_segmentation
@@ -76,8 +78,9 @@ def validate(model: PyanNetSegmentation, features: torch.Tensor, targets: torch.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sim", type=Path, nargs="*",
-                        default=[REPO / "benchmarks" / "data" / "simtrain"])
-    parser.add_argument("--dev", type=Path, default=REPO / "benchmarks" / "data" / "simdev")
+                        default=[GENERATED / "simtrain"])
+    parser.add_argument("--dev", type=Path, default=GENERATED / "simdev")
+    add_data_argument(parser)
     parser.add_argument("--layers", type=int, default=2, help="LSTM layers kept (of 4)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--lr", type=float, default=1e-3, help="peak of the one-cycle schedule")
@@ -97,7 +100,7 @@ def main() -> None:
     if args.cache and args.cache.exists():
         train_x, train_y, dev_x, dev_y = torch.load(args.cache, weights_only=True)
     else:
-        train_x, train_y = teacher_outputs(teacher, recordings(args.sim, "train"), 2.5)
+        train_x, train_y = teacher_outputs(teacher, recordings(args.sim, "train", args.data), 2.5)
         dev_x, dev_y = teacher_outputs(teacher, recordings([args.dev], None), 10.0)
         if args.cache:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
