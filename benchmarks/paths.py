@@ -2,7 +2,8 @@
 
 Nothing here points at a data folder by itself: the real corpora (a folder holding
 ``ami-excerpts/``, ``pyannote-sample/`` and ``librispeech-261/``) come from ``--data DIR``
-or, without it, from ``$DIAREFINE_DATA``; a script that needs them and has neither stops
+or, without it, from ``$DIAREFINE_DATA`` (else ``$DIAREFINE_SHARED_DATA``, which the tests
+read too); a script that needs them and has neither stops
 with a message that says what to pass. A scored set may also be a JSONL manifest written
 by ``diarefine prepare`` (`manifest_set`). What the benchmarks generate themselves (the
 simulated sets, the refiner data) goes to ``benchmarks/data`` unless told otherwise.
@@ -23,21 +24,24 @@ REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "benchmarks" / "data"
 #: The environment variable that names the data folder when ``--data`` is not given.
 DATA_ENV = "DIAREFINE_DATA"
+#: Read when ``DATA_ENV`` is unset: the variable the tests read (tests/needs.py).
+TESTS_ENV = "DIAREFINE_SHARED_DATA"
 #: What the data folder holds, for help texts and errors.
 DATA_HELP = ("the data folder holding ami-excerpts/, pyannote-sample/ and librispeech-261/ "
              f"(default: ${DATA_ENV})")
 
 
-def add_data_argument(parser: argparse.ArgumentParser, flag: str = "--data") -> None:
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--data DIR`` (the real corpora) to a benchmark's parser."""
-    parser.add_argument(flag, type=Path, default=None, metavar="DIR", help=DATA_HELP)
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR", help=DATA_HELP)
 
 
 def data_folder(given: Path | None, *needed: str) -> Path:
-    """The data folder: ``given``, else ``$DIAREFINE_DATA``; exits with a message saying
-    what to pass when neither is set or a ``needed`` entry (e.g. ``"ami-excerpts"``) is
-    absent from it."""
-    folder = given or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    """The data folder: ``given``, else ``$DIAREFINE_DATA``, else ``$DIAREFINE_SHARED_DATA``;
+    exits with a message saying what to pass when none is set or a ``needed`` entry (e.g.
+    ``"ami-excerpts"``) is absent from it."""
+    named = os.environ.get(DATA_ENV) or os.environ.get(TESTS_ENV)
+    folder = given or (Path(named) if named else None)
     if folder is None:
         sys.exit(f"error: no data folder: pass --data DIR ({DATA_HELP.split(' (')[0]}) "
                  f"or set {DATA_ENV}=DIR")
