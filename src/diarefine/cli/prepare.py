@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from diarefine.data.corpora import FORMATS
+from diarefine.data.corpora import FORMATS, write_derived
 from diarefine.data.corpora import prepare as prepare_corpus
 from diarefine.data.manifest import write_manifest
 from diarefine.errors import DiarefineError
@@ -29,21 +29,36 @@ from diarefine.errors import DiarefineError
               help="voxconverse: audio folder [default: SRC/audio].")
 @click.option("--split", default=None, help="Value of the manifest's split field "
               "[default: the pyannote subset, else none].")
+@click.option("--supervisions", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="lhotse: supervisions manifest [default: beside the recordings manifest, "
+              "'supervisions' for 'recordings' in its name].")
 @click.option("--allow-missing", is_flag=True,
               help="Write the complete recordings even when others have problems.")
 @click.option("--nemo", "nemo_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the recordings as a NeMo diarization manifest.")
+@click.option("--lhotse", "lhotse_out", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write OUTDIR/recordings.jsonl.gz and OUTDIR/supervisions.jsonl.gz "
+              "(lhotse manifests).")
 def prepare(fmt: str, src: Path, output: Path, protocol: str | None, subset: str,
             partition: str, rttm_dir: Path | None, audio_dir: Path | None, split: str | None,
-            allow_missing: bool, nemo_out: Path | None) -> None:
+            supervisions: Path | None, allow_missing: bool, nemo_out: Path | None,
+            lhotse_out: Path | None) -> None:
     """Read a corpus in FORMAT (kaldi, voxconverse, dihard, pyannote, nemo: a NeMo
-    diarization manifest) at SRC into a manifest (and, with --nemo, a NeMo one).
+    diarization manifest, lhotse: recordings + supervisions manifests) at SRC into a
+    manifest (and, with --nemo or --lhotse, a NeMo or lhotse one).
+
+    lhotse: SRC is the recordings manifest (.jsonl, .jsonl.gz, .json) or a folder holding
+    one *recordings* manifest; a relative audio path is taken from the working directory,
+    else from the manifest's folder. Its references become one RTTM per recording in
+    OUTPUT's folder, <OUTPUT stem>-rttm/ (empty for a recording without supervisions).
 
     Every missing or mismatched file is reported by recording id. With any problem nothing
     is written and the exit status is 2, unless --allow-missing.
     """
     result = prepare_corpus(fmt, src, protocol=protocol, subset=subset, partition=partition,
-                            rttm_dir=rttm_dir, audio_dir=audio_dir, split=split)
+                            rttm_dir=rttm_dir, audio_dir=audio_dir, split=split,
+                            supervisions=supervisions,
+                            reference_dir=output.with_name(f"{output.stem}-rttm"))
     for problem in result.problems:
         click.echo(f"problem: {problem}", err=True)
     if result.problems and not allow_missing:
@@ -52,10 +67,20 @@ def prepare(fmt: str, src: Path, output: Path, protocol: str | None, subset: str
                              "recording(s))")
     if not result.recordings:
         raise DiarefineError(f"{src}: no complete recording")
+    write_derived(result)
     write_manifest(output, result.recordings)
     if nemo_out is not None:
         from diarefine.data.corpora import write_nemo_manifest
 
         write_nemo_manifest(nemo_out, result.recordings)
+    if lhotse_out is not None:
+        from diarefine.data.lhotse import write_lhotse
+
+        write_lhotse(lhotse_out, result.recordings)
+    silent = [rec.uri for rec in result.recordings if rec.num_speakers == 0]
+    if silent:
+        more = " ..." if len(silent) > 5 else ""
+        click.echo(f"note: {len(silent)} recording(s) without reference turns (in their "
+                   f"scoring region), kept as silent: {', '.join(silent[:5])}{more}", err=True)
     click.echo(f"{output}: {len(result.recordings)} recording(s)"
                + (f", {len(result.problems)} left out" if result.problems else ""))

@@ -13,6 +13,9 @@ format         layout read (``SRC``)
 ``pyannote``   ``SRC`` is a pyannote ``database.yml``; the protocol's subset gives the uri
                list, RTTM and UEM; ``Databases`` path templates (``{uri}``) give the audio;
                relative paths are taken from the yml's folder
+``nemo``       a NeMo diarization manifest (:func:`read_nemo`)
+``lhotse``     lhotse recordings + supervisions manifests (:mod:`diarefine.data.lhotse`);
+               the references are derived RTTMs, in :attr:`Prepared.derived`
 =============  =====================================================================
 
 Every inconsistency is a :class:`Problem` naming the recording: a listed or annotated
@@ -26,8 +29,8 @@ also suggests the recording id that differs only by accents or case (``trñ00`` 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from diarefine.core.annotation import Annotation
@@ -35,7 +38,7 @@ from diarefine.core.timeline import Timeline
 from diarefine.data.manifest import Recording, overlap_ratio
 from diarefine.errors import AudioError, DiarefineError
 from diarefine.io.audio import audio_info, read_wav_scp
-from diarefine.io.rttm import read_rttm
+from diarefine.io.rttm import read_rttm, write_rttm
 from diarefine.io.text import read_text
 from diarefine.io.uem import read_uem
 
@@ -60,6 +63,15 @@ class Problem:
 class Prepared:
     recordings: tuple[Recording, ...]
     problems: tuple[Problem, ...]
+    #: RTTMs the recordings name that a reader derived (formats without RTTM files, e.g.
+    #: lhotse) and the caller still has to write: :func:`write_derived`.
+    derived: Mapping[Path, Annotation] = field(default_factory=dict)
+
+
+def write_derived(prepared: Prepared) -> None:
+    """Write the derived RTTMs of ``prepared`` (one annotation each; atomically)."""
+    for path, annotation in prepared.derived.items():
+        write_rttm(path, annotation)
 
 
 @dataclass
@@ -73,6 +85,7 @@ class _Corpus:
     audio_hint: Callable[[str], str] | None = None
     split: str | None = None
     problems: list[Problem] | None = None
+    derived: dict[Path, Annotation] | None = None  # RTTM to write -> its annotation
 
 
 def fold(uri: str) -> str:
@@ -247,7 +260,9 @@ def check(corpus: _Corpus) -> Prepared:
             problems.append(trouble)
         else:
             recordings.append(rec)
-    return Prepared(tuple(recordings), tuple(sorted(problems)))
+    derived = corpus.derived or {}
+    kept = {r: derived[r] for r in (rec.rttm for rec in recordings) if r in derived}
+    return Prepared(tuple(recordings), tuple(sorted(problems)), kept)
 
 
 def _recording(uri: str, corpus: _Corpus, ref: tuple[Annotation, Path] | None,
@@ -314,13 +329,19 @@ def write_nemo_manifest(path: str | Path, recordings: Iterable[Recording]) -> No
     atomic_write_text(path, "".join(lines))
 
 
-FORMATS = ("kaldi", "voxconverse", "dihard", "pyannote", "nemo")
+FORMATS = ("kaldi", "voxconverse", "dihard", "pyannote", "nemo", "lhotse")
 
 
 def prepare(fmt: str, src: str | Path, *, protocol: str | None = None, subset: str = "test",
             partition: str = "full", rttm_dir: str | Path | None = None,
-            audio_dir: str | Path | None = None, split: str | None = None) -> Prepared:
-    """Read ``src`` in layout ``fmt`` (one of :data:`FORMATS`) and cross-check it."""
+            audio_dir: str | Path | None = None, split: str | None = None,
+            supervisions: str | Path | None = None,
+            reference_dir: str | Path | None = None) -> Prepared:
+    """Read ``src`` in layout ``fmt`` (one of :data:`FORMATS`) and cross-check it.
+
+    lhotse: ``supervisions`` is its manifest (default: beside the recordings one) and
+    ``reference_dir`` (required) the folder of the derived RTTMs, written by
+    :func:`write_derived`."""
     src = Path(src)
     if fmt == "kaldi":
         corpus = read_kaldi(src)
@@ -331,6 +352,13 @@ def prepare(fmt: str, src: str | Path, *, protocol: str | None = None, subset: s
         corpus = read_dihard(src, partition)
     elif fmt == "nemo":
         corpus = read_nemo(src)
+    elif fmt == "lhotse":
+        from diarefine.data.lhotse import read_lhotse
+
+        if reference_dir is None:
+            raise CorpusError("the lhotse format needs reference_dir (its derived RTTMs)")
+        corpus = read_lhotse(src, Path(supervisions) if supervisions else None,
+                             Path(reference_dir))
     elif fmt == "pyannote":
         if not protocol:
             raise CorpusError("the pyannote format needs a protocol (Database.Task.Name)")
