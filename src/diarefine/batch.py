@@ -13,12 +13,24 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from diarefine.errors import DiarefineError
 from diarefine.io.audio import AUDIO_EXTENSIONS, read_wav_scp
 from diarefine.io.rttm import write_rttm
 
 Runner = Callable[[str, Path], object]  # (uri, audio path) -> DiarizeOutput
+
+
+class Writer(Protocol):
+    """What a batch writes per recording (`Outputs` for diarization): the files, whether
+    they are complete, and how a worker writes them (atomically)."""
+
+    def paths(self, outdir: Path, uri: str) -> list[Path]: ...
+
+    def done(self, outdir: Path, uri: str) -> bool: ...
+
+    def write(self, outdir: Path, uri: str, result: object) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,12 +128,16 @@ class Outputs:
     settings: str = ""
     confidence: bool = False
 
-    def done(self, outdir: Path, uri: str) -> bool:
+    def paths(self, outdir: Path, uri: str) -> list[Path]:
+        """The files a recording writes (its settings stamp included)."""
         paths = [output_path(outdir, uri)]
         paths += [outdir / f"{uri}.exclusive.rttm"] if self.exclusive else []
         paths += [outdir / f"{uri}.embeddings.npz"] if self.embeddings else []
         paths += [outdir / f"{uri}.turns.json"] if self.confidence else []
-        if not all(p.exists() for p in paths):
+        return paths + ([outdir / f"{uri}.settings"] if self.settings else [])
+
+    def done(self, outdir: Path, uri: str) -> bool:
+        if not all(p.exists() for p in self.paths(outdir, uri)):
             return False
         if not self.settings:
             return True
@@ -155,8 +171,10 @@ class Outputs:
             atomic_write_text(outdir / f"{uri}.settings", self.settings + "\n")
 
 
-def _run_one(runner: Runner, item: BatchItem, outdir: Path,
-             outputs: Outputs = Outputs()) -> tuple[str, str | None]:
+def run_one(runner: Runner, item: BatchItem, outdir: Path,
+            outputs: Writer = Outputs()) -> tuple[str, str | None]:
+    """One recording: run, then write its outputs (atomically); (uri, error or None).
+    The task of every engine."""
     try:
         result = runner(item.uri, item.audio)
         outputs.write(outdir, item.uri, result)
@@ -178,9 +196,9 @@ def _init_worker(factory: Callable[[], Runner], threads: int) -> None:
     _WORKER["runner"] = factory()
 
 
-def _run_in_worker(item: BatchItem, outdir: Path, outputs: Outputs
+def _run_in_worker(item: BatchItem, outdir: Path, outputs: Writer
                    ) -> tuple[str, str | None]:
-    return _run_one(_WORKER["runner"], item, outdir, outputs)
+    return run_one(_WORKER["runner"], item, outdir, outputs)
 
 
 def run_batch(
@@ -188,13 +206,26 @@ def run_batch(
     outdir: Path,
     runner_factory: Callable[[], Runner],
     overwrite: bool = False,
-    jobs: int = 1,
+    jobs: int | None = 1,
     on_item: Callable[[str, str | None], None] | None = None,
-    outputs: Outputs = Outputs(),
+    outputs: Writer = Outputs(),
+    engine: str = "local",
+    address: str | None = None,
+    device: str = "cpu",
 ) -> BatchReport:
     """Diarize ``items`` into ``outdir``; ``on_item(uri, error_or_None)`` after each one.
     An output folder that cannot be written is refused before anything is computed; a
-    recording whose outputs are there, made with the same settings, is skipped."""
+    recording whose outputs are there, made with the same settings, is skipped.
+
+    ``engine`` "local" runs here, in one process (``jobs`` 1) or ``jobs`` worker
+    processes (None: one per CPU); "ray" runs on a Ray cluster (`diarefine.engines`):
+    the one at ``address``, else one started here with ``jobs`` CPUs (None: all), with
+    one worker per CPU, or per GPU when ``device`` is cuda. Temporary files left by a
+    worker killed while writing are removed once every recording has run.
+    """
+    from diarefine.engines import check_engine
+
+    check_engine(engine, address, jobs)
     check_writable(outdir)
     report = BatchReport()
     todo = []
@@ -212,15 +243,44 @@ def run_batch(
         if on_item is not None:
             on_item(uri, error)
 
+    if engine == "ray":
+        from diarefine.engines.ray_pool import run_on_ray
+
+        run_on_ray(todo, outdir, runner_factory, outputs, record, jobs, address, device)
+    else:
+        _run_local(todo, outdir, runner_factory, outputs, record, jobs or os.cpu_count() or 1)
+    remove_stale_parts(outdir, outputs, [item.uri for item in todo])
+    return report
+
+
+def _run_local(todo: list[BatchItem], outdir: Path, runner_factory: Callable[[], Runner],
+               outputs: Writer, record: Callable[[str, str | None], None], jobs: int) -> None:
     if jobs <= 1 or len(todo) <= 1:
         runner = runner_factory() if todo else None
         for item in todo:
-            record(*_run_one(runner, item, outdir, outputs))
-        return report
+            record(*run_one(runner, item, outdir, outputs))
+        return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, initializer=_init_worker,
                              initargs=(runner_factory, threads)) as pool:
         futures = [pool.submit(_run_in_worker, item, outdir, outputs) for item in todo]
         for future in as_completed(futures):
             record(*future.result())
-    return report
+
+
+def remove_stale_parts(outdir: Path, outputs: Writer, uris: Iterable[str]) -> list[Path]:
+    """Remove the temporary files (`diarefine.io.atomic`) of these recordings' outputs:
+    only a writer killed mid-write leaves one. Call when no task of theirs runs."""
+    import re
+
+    names = {p.name for uri in uris for p in outputs.paths(outdir, uri)}
+    if not names:
+        return []
+    pattern = re.compile(r"\.(.+)\.[^.]{8}\.part")
+    removed = []
+    for entry in os.scandir(outdir):
+        match = pattern.fullmatch(entry.name)
+        if match and match.group(1) in names:
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed
