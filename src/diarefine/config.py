@@ -37,7 +37,7 @@ class ConfigError(DiarefineError, ValueError):
 @dataclass(frozen=True)
 class SegmentationConfig:
     #: "segmentation-3.0": pyannote's model, shipped with diarefine; or the path of a
-    #: (smaller) PyanNet written by ``benchmarks/distill_segmentation.py`` (safetensors),
+    #: (smaller) PyanNet written by ``experiments/distill_segmentation.py`` (safetensors),
     #: relative to the TOML file's folder when read from one.
     model: str = "segmentation-3.0"
     #: Seconds between the starts of consecutive 10 s chunks.
@@ -62,7 +62,7 @@ class SegmentationConfig:
 @dataclass(frozen=True)
 class EmbeddingConfig:
     #: "campplus": CAM++, shipped with diarefine; or the path of a (smaller) CAM++ written
-    #: by ``benchmarks/distill_campplus.py`` (safetensors), relative to the TOML file's
+    #: by ``experiments/distill_campplus.py`` (safetensors), relative to the TOML file's
     #: folder when read from one.
     model: str = "campplus"
     #: "trunk": frame features once per recording, pooled per (chunk, speaker) mask;

@@ -443,7 +443,7 @@ def refit_student(student: CAMPPlus, teacher: CAMPPlus, data: list[torch.Tensor]
     same crops (mean-normalised fbank, (T, 80) each): the TDNN's convolution when the
     head lost blocks, then each transition's 1x1 convolution (it sees fewer channels).
     Batch-norms are kept. Run before distillation, it brings the dev embedding cosine of
-    ``pruned(teacher, (6, 12, 8), 2)`` from 0.19 to 0.81 (benchmarks/distill_campplus.py).
+    ``pruned(teacher, (6, 12, 8), 2)`` from 0.19 to 0.81 (experiments/distill_campplus.py).
     """
     if not data:
         raise ValueError("refit_student needs at least one crop")

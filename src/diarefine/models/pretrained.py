@@ -326,7 +326,7 @@ def save_segmentation(model: PyanNetSegmentation, path: str | Path, notes: dict[
 def load_segmentation_file(path: str | Path, device: str | torch.device = "cpu"
                            ) -> tuple[PyanNetSegmentation, SegmentationInfo]:
     """A PyanNet written by `save_segmentation` (e.g. a student of
-    ``benchmarks/distill_segmentation.py``), in float32 and eval mode."""
+    ``experiments/distill_segmentation.py``), in float32 and eval mode."""
     import json
 
     path = Path(path)
@@ -356,7 +356,7 @@ def load_segmentation_model(name: str = "segmentation-3.0", device: str | torch.
         return load_segmentation_file(name, device=device)
     raise PretrainedModelError(
         f"unknown segmentation model {name!r}: use 'segmentation-3.0' or the path of a "
-        f".safetensors PyanNet (benchmarks/distill_segmentation.py writes one)")
+        f".safetensors PyanNet (experiments/distill_segmentation.py writes one)")
 
 
 def load_campplus(path: str | Path | None = None,
@@ -417,7 +417,7 @@ def save_campplus(model: CAMPPlus, path: str | Path, notes: dict[str, str],
 def load_campplus_file(path: str | Path,
                        device: str | torch.device = "cpu") -> tuple[CAMPPlus, EmbeddingInfo]:
     """A CAM++ written by `save_campplus` (e.g. a student of
-    ``benchmarks/distill_campplus.py``), architecture from the file's metadata, in float32
+    ``experiments/distill_campplus.py``), architecture from the file's metadata, in float32
     and eval mode."""
     path = Path(path)
     meta, state = read_safetensors(path, "CAM++")
@@ -445,4 +445,4 @@ def load_embedding_model(name: str = "campplus", device: str | torch.device = "c
         return load_campplus_file(name, device=device)
     raise PretrainedModelError(
         f"unknown embedding model {name!r}: use 'campplus' or the path of a .safetensors "
-        f"CAM++ (benchmarks/distill_campplus.py writes one)")
+        f"CAM++ (experiments/distill_campplus.py writes one)")

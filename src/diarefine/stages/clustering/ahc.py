@@ -27,7 +27,7 @@ from diarefine.stages.clustering.common import (
 @register("ahc")
 @dataclass(frozen=True)
 class AgglomerativeClustering:
-    #: Chosen on the AMI excerpts train + dev (benchmarks/tune_pipeline.py).
+    #: Chosen on the AMI excerpts train + dev (experiments/tune_pipeline.py).
     threshold: float = 0.75
     min_cluster_size: int = 12
     #: ... but at most this fraction of the embeddings (pyannote 3.1: 0.1), for short files.

@@ -20,7 +20,7 @@ count is unreliable and the baseline AHC clusters instead.
 
 The PLDA bundled with diarefine (``weights/plda_campplus.safetensors``) was fitted on
 CAM++ embeddings of the pipeline itself: simulated conversations of training-split
-LibriSpeech speakers and the AMI excerpts' training split (``benchmarks/train_plda.py``).
+LibriSpeech speakers and the AMI excerpts' training split (``experiments/train_plda.py``).
 """
 
 from __future__ import annotations
