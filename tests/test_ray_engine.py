@@ -221,3 +221,57 @@ def test_the_pipeline_on_ray_writes_the_local_engines_bytes(ray_session, shared_
         assert (tmp_path / "ray" / name).read_bytes() == \
                (tmp_path / "local" / name).read_bytes(), name
     assert np.load(tmp_path / "ray" / "second.embeddings.npz").files  # whole, readable
+
+
+def fake_shard(uri: str, n: int) -> object:
+    """A recording's refiner data, made up: ``n`` boundaries, one of them spurious."""
+    from diarefine.core.timeline import Timeline
+    from diarefine.data.manifest import Recording
+    from diarefine.stages.refinement.features import CHANNELS, NUM_FRAMES
+    from diarefine.train.refiner_data import RecordingData, Shard
+
+    rng = np.random.default_rng(len(uri) + n)
+    offset = rng.normal(size=n)
+    offset[0] = np.nan
+    turns = Annotation(uri, (Turn(0.5, 2.0, "A"), Turn(1.5, 3.0, "B")))
+    data = RecordingData(rng.random((n, NUM_FRAMES, len(CHANNELS)), dtype=np.float32),
+                         rng.random((n, 5), dtype=np.float32), offset, ~np.isnan(offset),
+                         np.arange(n) + 0.25, np.arange(n), turns, turns, Timeline([(0, 3)]))
+    return Shard("corpus", Recording(uri, Path(f"{uri}.wav"), speakers=(f"{uri}-spk",)), data)
+
+
+@dataclass
+class FakeShardRunner:
+    def __call__(self, uri: str, audio: Path) -> object:
+        return fake_shard(uri, len(uri) + 1)
+
+
+def test_refiner_data_shards_made_on_ray_read_back_like_one_file(ray_session, tmp_path: Path
+                                                                 ) -> None:
+    from diarefine.errors import DiarefineError
+    from diarefine.train.dataset import read_refiner_data
+    from diarefine.train.refiner_data import ShardOutputs, write_refiner_h5, write_shard_index
+
+    uris = ["a", "bb", "ccc"]
+    outputs = ShardOutputs('{"x": 1}')
+    report = run_batch(fake_items(tmp_path / "in", uris), tmp_path / "shards", FakeShardRunner,
+                       outputs=outputs, engine="ray")
+    assert sorted(report.done) == uris
+    assert write_shard_index(tmp_path / "shards", uris, outputs.config) == 2 + 3 + 4
+    shards = [fake_shard(uri, len(uri) + 1) for uri in uris]
+    write_refiner_h5(tmp_path / "one.h5", [(s.source, s.recording, s.data) for s in shards],
+                     outputs.config)
+    one = read_refiner_data([tmp_path / "one.h5"])
+    for given in (tmp_path / "shards" / "index.json", tmp_path / "shards"):
+        read = read_refiner_data([given])
+        assert [r.uri for r in read.recordings] == uris and read.sources == ("corpus",)
+        for key in ("frames", "static", "offset", "matched", "time", "index", "recording"):
+            np.testing.assert_array_equal(getattr(read, key), getattr(one, key), err_msg=key)
+        assert read.recordings == one.recordings
+    # a shard made with another configuration is made again; the same one is skipped
+    again = run_batch(fake_items(tmp_path / "in", uris), tmp_path / "shards",
+                      FakeShardRunner, outputs=ShardOutputs('{"x": 2}'))
+    assert sorted(again.done) == uris
+    (tmp_path / "shards" / "bb.h5").unlink()
+    with pytest.raises(DiarefineError, match="absent"):
+        read_refiner_data([tmp_path / "shards" / "index.json"])

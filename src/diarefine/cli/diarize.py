@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from diarefine.batch import Outputs, collect_inputs, run_batch
 from diarefine.config import PipelineConfig, RefinerConfig
+from diarefine.engines.options import batch_jobs, engine_options
 
 
 class _Progress:
@@ -38,8 +39,6 @@ class _Progress:
 @click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers.")
 @click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many.")
 @click.option("--max-speakers", type=click.IntRange(min=1), help="At most this many.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Recordings diarized in parallel (processes sharing the CPU cores).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file overriding the tuned defaults.")
@@ -55,10 +54,12 @@ class _Progress:
                    "mean activation of its speaker over the turn, 0-1).")
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose RTTM already exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@engine_options
 def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
-            min_speakers: int | None, max_speakers: int | None, jobs: int, device: str,
+            min_speakers: int | None, max_speakers: int | None, device: str,
             config_path: Path | None, refiner: str | None, exclusive: bool, embeddings: bool,
-            confidence: bool, overwrite: bool, quiet: bool) -> None:
+            confidence: bool, overwrite: bool, quiet: bool, jobs: int | None, engine: str,
+            address: str | None) -> None:
     """Diarize audio files, folders of audio, or Kaldi wav.scp lists into OUTDIR/<uri>.rttm.
 
     Finished recordings are skipped on a rerun (unless --overwrite); a recording that fails
@@ -68,7 +69,9 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     from diarefine.stages.pipeline import check_device
     from diarefine.stages.refinement import build_refiner
 
-    check_device(device)
+    jobs = batch_jobs(engine, jobs, address)
+    if engine == "local" or not device.startswith("cuda"):
+        check_device(device)  # on Ray the workers' GPUs count, not the driver's
     check_speaker_counts(num_speakers, min_speakers, max_speakers)
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
     if refiner is not None:
@@ -78,10 +81,11 @@ def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
     progress = _Progress(len(items), quiet)
     factory = functools.partial(
         PipelineRunner, config, device, num_speakers, min_speakers, max_speakers,
-        progress.hook if jobs == 1 else _no_hook)
+        progress.hook if jobs == 1 and engine == "local" else _no_hook)
     outputs = Outputs(exclusive, embeddings, settings_digest(
         config, num_speakers, min_speakers, max_speakers), confidence)
-    report = run_batch(items, outdir, factory, overwrite, jobs, progress.item, outputs)
+    report = run_batch(items, outdir, factory, overwrite, jobs, progress.item, outputs,
+                       engine=engine, address=address, device=device)
     progress.bar.close()
     click.echo(report.summary(), err=True)
     if report.failed:

@@ -3,6 +3,7 @@ system's RTTM (:mod:`diarefine.stages.refinement.external`)."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from diarefine.batch import collect_inputs, run_batch
 from diarefine.config import PipelineConfig, RefinerConfig
+from diarefine.engines.options import batch_jobs, engine_options
 
 
 @dataclass
@@ -58,23 +60,28 @@ class RefineRunner:
               path_type=Path), help="TOML file (models, reassignment, [refiner]).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose output exists.")
+@engine_options
 def refine(inputs: tuple[str, ...], rttm: Path, outdir: Path, refiner: str | None,
-           config_path: Path | None, device: str, overwrite: bool) -> None:
+           config_path: Path | None, device: str, overwrite: bool, jobs: int | None,
+           engine: str, address: str | None) -> None:
     """Refine the turn boundaries of another system's RTTM for each AUDIO file (files,
     folders or wav.scp; uri = file stem) into OUTDIR/<uri>.rttm, computing the features
     and speaker centroids from the audio and the RTTM's own turns."""
     from diarefine.io.rttm import load_rttms
     from diarefine.stages.refinement import build_refiner
 
+    jobs = batch_jobs(engine, jobs, address)
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
     if refiner is not None:
         config = config.replace(refiner=RefinerConfig(refiner, config.refiner.abstain))
     build_refiner(config.refiner.name, config.refiner.abstain)  # a bad name fails here
     hypotheses = load_rttms(rttm)
     items = collect_inputs(inputs)
-    report = run_batch(items, outdir, lambda: RefineRunner(config, hypotheses, device),
-                       overwrite, 1, lambda uri, err: click.echo(
-                           f"FAILED {uri}: {err}" if err else f"refined {uri}", err=True))
+    report = run_batch(items, outdir, functools.partial(RefineRunner, config, hypotheses,
+                                                        device),
+                       overwrite, jobs, lambda uri, err: click.echo(
+                           f"FAILED {uri}: {err}" if err else f"refined {uri}", err=True),
+                       engine=engine, address=address, device=device)
     click.echo(report.summary().replace("diarized", "refined"), err=True)
     if report.failed:
         sys.exit(1)

@@ -110,8 +110,8 @@ def run_on_ray(todo: Sequence[BatchItem], outdir: Path, runner_factory: Callable
         gpus = device.startswith("cuda")
         worker = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=MAX_RESTARTS,
                             max_task_retries=MAX_TASK_RETRIES)(_Worker)
-        factory, out = ray.put(runner_factory), outdir.resolve()
-        actors = [worker.remote(factory, out, outputs)
+        out = outdir.resolve()
+        actors = [worker.remote(runner_factory, out, outputs)
                   for _ in range(_pool_size(gpus, len(todo)))]
         _drive(actors, deque(todo), record)
     finally:

@@ -52,14 +52,38 @@ class RefinerData:
                            self.recording[rows], self.recordings, self.sources)
 
 
+def refiner_files(path: str | Path) -> list[Path]:
+    """The HDF5 files behind one input: the file itself, or the shards listed by a shard
+    index (``index.json`` of `diarefine.train.refiner_data.build_refiner_shards`), or by
+    the index inside a folder of shards."""
+    from diarefine.train.refiner_data import INDEX, INDEX_FORMAT
+
+    path = Path(path)
+    index = path / INDEX if path.is_dir() else path
+    if index.suffix != ".json":
+        return [path]
+    try:
+        listing = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DiarefineError(f"{index}: not a refiner-data shard index ({exc})") from None
+    if not isinstance(listing, dict) or listing.get("format") != INDEX_FORMAT:
+        raise DiarefineError(f"{index}: not a refiner-data shard index")
+    files = [index.parent / shard["file"] for shard in listing["shards"]]
+    absent = [str(f) for f in files if not f.is_file()]
+    if absent:
+        raise DiarefineError(f"{index}: shards listed but absent: {absent[:3]}")
+    return files
+
+
 def read_refiner_data(paths: Sequence[str | Path]) -> RefinerData:
-    """Concatenate HDF5 files; recordings listed in two files are refused."""
+    """Concatenate HDF5 files, each given itself or by a shard index or folder
+    (`refiner_files`); recordings listed in two files are refused."""
     import h5py
 
     parts: dict[str, list] = {k: [] for k in ("frames", "static", "offset", "matched", "time",
                                               "index", "recording")}
     rows: list[RecordingRow] = []
-    for path in paths:
+    for path in [file for given in paths for file in refiner_files(given)]:
         try:
             h5 = h5py.File(path, "r")
         except OSError as exc:

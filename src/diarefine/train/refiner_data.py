@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from diarefine import __version__
+from diarefine.batch import BatchItem, BatchReport, run_batch
 from diarefine.config import PipelineConfig
 from diarefine.core.annotation import Annotation, Turn
 from diarefine.core.timeline import Timeline
@@ -133,41 +134,77 @@ def annotation_of(uri: str, text: str) -> Annotation:
     return Annotation(uri, tuple(Turn(float(a), float(b), str(s)) for a, b, s in json.loads(text)))
 
 
+def _labelled(items: list[tuple[str, Recording]]
+              ) -> dict[str, tuple[str, Recording, Annotation, Timeline | None]]:
+    """uri -> (source, recording, reference, scoring region); every recording needs an RTTM."""
+    recs = [rec for _, rec in items]
+    missing = [rec.uri for rec in recs if rec.rttm is None]
+    if missing:
+        raise DiarefineError(f"recordings without a reference RTTM: {missing[:5]}")
+    refs, uems = load_references(recs), load_scoring_regions(recs)
+    return {rec.uri: (source, rec, refs[rec.uri], uems[rec.uri]) for source, rec in items}
+
+
+def capture_pipeline(config: PipelineConfig) -> object:
+    """The pipeline of ``config`` with a `CaptureRefiner` in place of its refiner."""
+    import dataclasses
+
+    from diarefine.stages.pipeline import DiarizationPipeline
+
+    pipeline = DiarizationPipeline.from_pretrained(config)
+    return dataclasses.replace(pipeline, refiner=CaptureRefiner())
+
+
 def build_refiner_data(inputs: Sequence[str | Path], output: str | Path,
                        config: PipelineConfig | None = None,
                        progress: Callable[[str, int, int], None] | None = None) -> int:
     """Write the HDF5 file (module docstring); returns the number of boundaries."""
-    import dataclasses
+    items = recordings_of(inputs)
+    labelled = _labelled(items)
+    config = config or PipelineConfig()
+    pipeline = capture_pipeline(config)
+
+    def entries() -> Iterator[tuple[str, Recording, RecordingData]]:
+        for number, (source, rec) in enumerate(items):
+            yield source, rec, recording_data(pipeline, *labelled[rec.uri][1:])
+            if progress is not None:
+                progress(rec.uri, number + 1, len(items))
+
+    return write_refiner_h5(output, entries(), json.dumps(config.to_dict()))
+
+
+def write_refiner_h5(output: str | Path,
+                     entries: Iterable[tuple[str, Recording, RecordingData]],
+                     config: str) -> int:
+    """Write ``entries`` (source, recording, its data) to a temporary file beside
+    ``output``, renamed when complete (as `diarefine.io.atomic` names it, so a writer
+    killed midway leaves only a ``.part`` file); returns the number of boundaries."""
+    import tempfile
 
     import h5py
 
-    from diarefine.stages.pipeline import DiarizationPipeline
-
-    items = recordings_of(inputs)
-    recs = [rec for _, rec in items]
-    refs, uems = load_references(recs), load_scoring_regions(recs)
-    missing = [rec.uri for rec in recs if rec.rttm is None]
-    if missing:
-        raise DiarefineError(f"recordings without a reference RTTM: {missing[:5]}")
-    config = config or PipelineConfig()
-    pipeline = DiarizationPipeline.from_pretrained(config)
-    pipeline = dataclasses.replace(pipeline, refiner=CaptureRefiner())
     output = Path(output)
-    partial = output.with_name(f".{output.name}.part")
+    fd, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part",
+                                   dir=output.parent)
+    os.close(fd)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(partial, 0o666 & ~mask)  # mkstemp makes 0600; follow the umask instead
     total = 0
-    with h5py.File(partial, "w") as h5:
-        store = _Store(h5)
-        for number, (source, rec) in enumerate(items):
-            data = recording_data(pipeline, rec, refs[rec.uri], uems[rec.uri])
-            store.add(number, data)
-            store.recording(source, rec, data)
-            total += len(data.offset)
-            if progress is not None:
-                progress(rec.uri, number + 1, len(items))
-        h5.attrs.update({"channels": json.dumps(CHANNELS), "rate": RATE,
-                         "num_frames": NUM_FRAMES, "config": json.dumps(config.to_dict()),
-                         "diarefine": __version__})
-    os.replace(partial, output)
+    try:
+        with h5py.File(partial, "w") as h5:
+            store = _Store(h5)
+            for number, (source, rec, data) in enumerate(entries):
+                store.add(number, data)
+                store.recording(source, rec, data)
+                total += len(data.offset)
+            h5.attrs.update({"channels": json.dumps(CHANNELS), "rate": RATE,
+                             "num_frames": NUM_FRAMES, "config": config,
+                             "diarefine": __version__})
+        os.replace(partial, output)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return total
 
 
@@ -221,3 +258,98 @@ class _Store:
             else:
                 group.create_dataset(key, data=np.asarray(values, dtype=object),
                                      dtype=__import__("h5py").string_dtype())
+
+
+# -- shards: one HDF5 file per recording and an index, written by any batch engine --------
+
+#: the index of a shard folder, which `diarefine.train.dataset.read_refiner_data` reads
+INDEX = "index.json"
+INDEX_FORMAT = "diarefine refiner-data shards"
+
+
+@dataclass(frozen=True)
+class Shard:
+    source: str
+    recording: Recording
+    data: RecordingData
+
+
+class ShardRunner:
+    """(uri, audio) -> its `Shard`: a batch runner (`diarefine.batch.run_batch`) holding
+    the capturing pipeline, built once per worker."""
+
+    def __init__(self, config: PipelineConfig,
+                 labelled: dict[str, tuple[str, Recording, Annotation, Timeline | None]]
+                 ) -> None:
+        self.pipeline = capture_pipeline(config)
+        self.labelled = labelled
+
+    def __call__(self, uri: str, audio: Path) -> Shard:
+        source, rec, reference, uem = self.labelled[uri]
+        return Shard(source, rec, recording_data(self.pipeline, rec, reference, uem))
+
+
+@dataclass(frozen=True)
+class ShardOutputs:
+    """``<uri>.h5`` per recording, in the format of the one-file output; a shard made
+    with another configuration (``config``: its JSON) is made again."""
+
+    config: str
+
+    def paths(self, outdir: Path, uri: str) -> list[Path]:
+        return [outdir / f"{uri}.h5"]
+
+    def done(self, outdir: Path, uri: str) -> bool:
+        import h5py
+
+        try:
+            with h5py.File(outdir / f"{uri}.h5", "r") as h5:
+                return h5.attrs.get("config") == self.config
+        except OSError:  # absent, or not HDF5
+            return False
+
+    def write(self, outdir: Path, uri: str, result: object) -> None:
+        shard: Shard = result  # type: ignore[assignment]
+        write_refiner_h5(outdir / f"{uri}.h5", [(shard.source, shard.recording, shard.data)],
+                         self.config)
+
+
+def build_refiner_shards(inputs: Sequence[str | Path], folder: str | Path,
+                         config: PipelineConfig | None = None,
+                         on_item: Callable[[str, str | None], None] | None = None,
+                         overwrite: bool = False, **engine: object) -> tuple[BatchReport, int]:
+    """Write ``folder/<uri>.h5`` for every recording of ``inputs`` and then
+    ``folder/index.json`` listing the shards made; ``engine`` (``jobs``, ``engine``,
+    ``address``, ``device``) goes to `diarefine.batch.run_batch`, which skips the shards
+    already there. Returns (the batch report, the number of boundaries indexed)."""
+    import functools
+
+    items = recordings_of(inputs)
+    labelled = _labelled(items)
+    config = config or PipelineConfig()
+    outputs = ShardOutputs(json.dumps(config.to_dict()))
+    folder = Path(folder)
+    report = run_batch([BatchItem(rec.uri, rec.audio) for _, rec in items], folder,
+                       functools.partial(ShardRunner, config, labelled), overwrite,
+                       on_item=on_item, outputs=outputs, **engine)  # type: ignore[arg-type]
+    made = set(report.done) | set(report.skipped)
+    return report, write_shard_index(folder, [rec.uri for _, rec in items if rec.uri in made],
+                                     outputs.config)
+
+
+def write_shard_index(folder: Path, uris: Sequence[str], config: str) -> int:
+    """``folder/index.json``: the shards of ``uris`` with their boundary counts, written
+    atomically; returns the boundaries in all."""
+    import h5py
+
+    from diarefine.io.atomic import atomic_write_text
+
+    shards = []
+    for uri in uris:
+        with h5py.File(folder / f"{uri}.h5", "r") as h5:
+            count = len(h5["boundaries/offset"]) if "boundaries/offset" in h5 else 0
+        shards.append({"uri": uri, "file": f"{uri}.h5", "boundaries": count})
+    index = {"format": INDEX_FORMAT, "version": 1, "diarefine": __version__,
+             "config": json.loads(config), "shards": shards}
+    atomic_write_text(folder / INDEX, json.dumps(index, indent=1) + "\n")
+    return sum(s["boundaries"] for s in shards)
