@@ -18,6 +18,7 @@ demo: venv
 
 test: venv
 	bash scripts/ensure-sctk.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e '.[pipeline,test]'
 	@$(BIN)/python -m pytest -q; rc=$$?; \

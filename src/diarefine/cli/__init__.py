@@ -25,6 +25,7 @@ COMMANDS = {
     "refiner-data": "diarefine.cli.refiner_data:refiner_data",
     "train-refiner": "diarefine.cli.train_refiner:train_refiner",
     "refine": "diarefine.cli.refine:refine",
+    "benchmark": "diarefine.cli.benchmark:benchmark",
 }
 
 

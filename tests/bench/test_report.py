@@ -1,0 +1,121 @@
+"""The benchmark's figures on tiny hand-built corpora (no pipeline): each agrees with the
+command that computes it on its own, and the hand-computed values."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diarefine.bench.report import Corpus, against, build_report
+from diarefine.core.annotation import Annotation
+from diarefine.core.timeline import Timeline
+from diarefine.metrics.collar_sweep import collar_sweep
+from diarefine.metrics.score import ScoreSettings, score_corpus
+
+SETTINGS = ScoreSettings()
+pytestmark = pytest.mark.filterwarnings("ignore:no UEM line")
+
+
+def ann(uri: str, *turns: tuple[float, float, str]) -> Annotation:
+    return Annotation.from_tuples(uri, turns)
+
+
+def corpus(unrefined: bool = False) -> Corpus:
+    refs = {"a": ann("a", (0, 10, "A"), (10, 20, "B")),
+            "b": ann("b", (0, 5, "A"), (6, 12, "B"), (11, 14, "A"))}
+    system = {"a": ann("a", (0, 10.11, "x"), (10.11, 20, "y")),  # change 110 ms late
+              "b": ann("b", (0, 4, "x"), (6, 14, "y"))}  # 1 s missed, 3 s confused/overlap
+    before = {"a": ann("a", (0, 10.41, "x"), (10.41, 20, "y")), "b": system["b"]}
+    uems = {"a": Timeline([(0, 20)])}
+    return Corpus(refs, uems, system, before if unrefined else None)
+
+
+def test_overall_and_per_file_figures_are_the_scorers() -> None:
+    c = corpus()
+    report = build_report(c, SETTINGS, {"a": {"duration": 20, "seconds": 2.0}})
+    expected = score_corpus(c.references, c.system, c.uems, SETTINGS)
+    assert report["overall"]["der"] == expected.overall.as_dict()["der"]
+    files = {f["uri"]: f for f in report["files"]}
+    for uri, f in expected.files.items():
+        d = f.scores.as_dict()
+        assert files[uri]["der"] == d["der"]
+        assert files[uri]["miss_rate"] == pytest.approx(d["miss"] / d["scored"])
+    assert files["a"]["rtf"] == pytest.approx(0.1) and files["b"]["rtf"] is None
+    sweep = collar_sweep(c.references, c.system, c.uems).as_dict()["overall"]
+    assert report["collar_sweep"] == sweep
+    # a: 0.11 s confused of 20; b: miss 4-5 (1 s), overlap 11-12 scored twice (2 s of B and
+    # A; the system has y only): miss 1 s there; scored 5 + 6 + 3 = 14 s
+    assert files["a"]["der"] == pytest.approx(0.11 / 20)
+
+
+def test_boundary_histogram_puts_each_matched_error_in_its_25_ms_bin() -> None:
+    report = build_report(corpus(), SETTINGS, {})
+    hist = report["boundaries"]["histogram"]
+    edges = hist["edges_ms"]
+    assert edges[0] == -500 and edges[-1] == 500 and len(edges) == 41
+    total = sum(sum(v) for v in hist["counts"].values())
+    assert total == report["boundaries"]["overall"]["matched"]
+    change = hist["counts"]["change"]
+    # the speaker change of a, 110 ms late: bin [100, 125)
+    assert change[edges.index(100)] >= 1
+
+
+def test_timeline_of_the_worst_file_marks_each_error_where_der_counts_it() -> None:
+    report = build_report(corpus(), SETTINGS, {}, worst=1)
+    (worst,) = report["worst"]
+    files = {f["uri"]: f["der"] for f in report["files"]}
+    assert worst["uri"] == max(files, key=files.get)
+    assert worst["uri"] == "b"
+    assert [4.0, 5.0, "miss"] in worst["errors"]
+    assert worst["mapping"] == {"A": "x", "B": "y"}
+    assert worst["reference"][0] == [0.0, 5.0, "A"]
+
+
+def test_refinement_is_scored_paired_against_the_output_before_it() -> None:
+    c = corpus(unrefined=True)
+    report = build_report(c, SETTINGS, {})
+    before = score_corpus(c.references, c.unrefined, c.uems, SETTINGS)
+    ref = report["refinement"]
+    assert ref["unrefined"]["der"] == before.overall.as_dict()["der"]
+    diff = ref["refined_minus_unrefined"]
+    assert diff["value"] == pytest.approx(report["overall"]["der"] - ref["unrefined"]["der"])
+    assert diff["low"] <= diff["value"] <= diff["high"]
+    # the change of a is 300 ms closer: boundary MAE drops
+    assert report["boundaries"]["overall"]["mean_abs_ms"] < \
+        ref["boundaries_unrefined"]["overall"]["mean_abs_ms"]
+    files = {f["uri"]: f for f in report["files"]}
+    assert files["b"]["der_unrefined"] == files["b"]["der"]
+
+
+def test_against_compares_the_common_files_under_this_runs_protocol() -> None:
+    c = corpus()
+    other = {"a": ann("a", (0, 20, "z"))}  # b not diarized by the other run
+    got = against(c, other, SETTINGS, "other-run")
+    assert got["files"] == 1 and got["left_out"] == ["b"]
+    assert got["der"] == pytest.approx(0.11 / 20)
+    assert got["der_other"] == pytest.approx(0.5)  # B's 10 s confused of 20
+    assert got["difference"]["value"] == pytest.approx(0.11 / 20 - 0.5)
+
+
+def test_report_is_plain_json() -> None:
+    report = build_report(corpus(unrefined=True), SETTINGS, {})
+    assert json.loads(json.dumps(report, allow_nan=False)) == report
+
+
+def test_embedded_audio_decodes_to_the_recording(tmp_path: Path) -> None:
+    from diarefine.report.html import _audio_source
+
+    t = np.arange(3 * 16000) / 16000
+    sf.write(tmp_path / "r.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    src = _audio_source(tmp_path / "r.wav", "embed", 3.0, tmp_path)
+    assert src is not None and src.startswith("data:audio/ogg;base64,")
+    data, sr = sf.read(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    assert abs(len(data) / sr - 3.0) < 0.05
+    assert _audio_source(tmp_path / "r.wav", "link", 3.0, tmp_path / "out") == "../r.wav"
+    assert _audio_source(tmp_path / "r.wav", "none", 3.0, tmp_path) is None
