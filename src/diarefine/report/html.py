@@ -239,6 +239,6 @@ def render(report: Mapping[str, Any], audio: Mapping[str, Path], mode: str = "em
                      f"{speed['rtf']:.4f} ({speed['audio_hours_per_hour']:.0f} audio hours "
                      "per processing hour)" if speed["rtf"] else "no timing"),
         overall=overall_table(report), charts=charts(report), files=file_table(report),
-        timelines="".join(timelines) or "<p>No scored file.</p>",
+        timelines="".join(timelines) or "<p>None shown (--worst 0, or no scored file).</p>",
         failed=f"<h2>Not scored</h2><ul>{failed}</ul>" if failed else "",
         notes=f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
