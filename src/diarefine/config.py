@@ -103,6 +103,11 @@ class ReconstructionConfig:
     count: str = "powerset"
     speech_threshold: float = 0.6
     overlap_threshold: float = 0.4
+    #: Hysteresis ("powerset" count only): once speech (overlap) has started, it lasts
+    #: until P(>= 1) (P(>= k)) falls below this lower threshold instead of the one above.
+    #: None: no hysteresis (the threshold above decides both ways).
+    speech_off_threshold: float | None = None
+    overlap_off_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,9 @@ RULES: dict[str, dict[str, Any]] = {
                   "batch_size": (">=", 1, None), "backend": ("auto", "torch", "openvino")},
     "reconstruction": {"weighting": ("uniform", "hamming"), "count": ("powerset", "active"),
                        "speech_threshold": (">=", 0.0, 1.0),
-                       "overlap_threshold": (">=", 0.0, 1.0)},
+                       "overlap_threshold": (">=", 0.0, 1.0),
+                       "speech_off_threshold": (">=", 0.0, 1.0),
+                       "overlap_off_threshold": (">=", 0.0, 1.0)},
     "reassignment": {"weight": (">=", 0.0, 1.0), "window": (">", 0.0, 10.0),
                      "hop": (">", 0.0, 10.0), "min_speech": (">=", 0.0, 10.0),
                      "temperature": (">", 0.0, None), "confident": (">=", 0.0, 1.0)},
@@ -277,6 +284,12 @@ def check_section(section: str, config: Any, where: str) -> None:
             not config.name.endswith((".json", ".safetensors")):
         raise ConfigError(f"{where} name must be one of {list(REFINERS)} or the path of a "
                           f".json shift table or .safetensors checkpoint, got {config.name!r}")
+    if section == "reconstruction":
+        for kind in ("speech", "overlap"):
+            on, off = getattr(config, f"{kind}_threshold"), getattr(config, f"{kind}_off_threshold")
+            if off is not None and off > on:
+                raise ConfigError(f"{where} {kind}_off_threshold must be <= {kind}_threshold "
+                                  f"({on}), got {off}")
     if section == "reassignment" and config.hop > config.window:
         raise ConfigError(f"{where} hop must be <= window ({config.window}), got {config.hop}")
 

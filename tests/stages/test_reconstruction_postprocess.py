@@ -94,6 +94,32 @@ def test_reconstruct_powerset_count_by_hand() -> None:
         reconstruct(scores, ASSIGNMENT, 3, 6.0, count="mean")
 
 
+def test_powerset_count_with_hysteresis_by_hand() -> None:
+    from diarefine.stages.reconstruction import hysteresis
+
+    p = np.array([0.1, 0.7, 0.5, 0.45, 0.3, 0.5, 0.65, 0.2])
+    assert hysteresis(p, 0.6, 0.4).tolist() == [0, 1, 1, 1, 0, 0, 1, 0]
+    assert hysteresis(p, 0.6, 0.6).tolist() == (p > 0.6).tolist()
+    assert hysteresis(np.array([0.5, 0.7]), 0.6, 0.4).tolist() == [0, 1]  # starts off
+    assert hysteresis(np.zeros(0), 0.6, 0.4).tolist() == []
+    probs0 = [[0.1, 0.8, 0.1], [0.3, 0.2, 0.5], [0.5, 0.4, 0.1], [0.9, 0.1, 0.0]]
+    probs1 = [[0.1, 0.25, 0.65], [0.2, 0.7, 0.1], [0.5, 0.5, 0.0], [0.35, 0.3, 0.35]]
+    base = hand_scores()
+    scores = ChunkScores(base.data, 2.0, 4.0, UNIT, 0.5,
+                         np.array([probs0, probs1], dtype=np.float32))
+    # P(>=1): .9 .7 .7 .45 .5 .65; P(2): .1 .5 .375 .05 0 .35 (previous test)
+    speech = reconstruct(scores, ASSIGNMENT, 3, 6.0, speech_threshold=0.6,
+                         overlap_threshold=0.4, speech_off_threshold=0.42)
+    assert speech.count.tolist() == [1, 2, 1, 1, 1, 1]  # speech lasts through .45 and .5
+    overlap = reconstruct(scores, ASSIGNMENT, 3, 6.0, speech_threshold=0.6,
+                          overlap_threshold=0.4, overlap_off_threshold=0.3)
+    assert overlap.count.tolist() == [1, 2, 2, 0, 0, 1]  # the second speaker through .375
+    # None on both: the plain thresholds, bit for bit
+    plain = reconstruct(scores, ASSIGNMENT, 3, 6.0, speech_threshold=0.6,
+                        overlap_threshold=0.4, speech_off_threshold=None)
+    assert plain.count.tolist() == [1, 2, 1, 0, 0, 1]
+
+
 def test_reconstruct_hamming_by_hand() -> None:
     out = reconstruct(hand_scores(), ASSIGNMENT, 3, duration=6.0, weighting="hamming",
                       count="active")

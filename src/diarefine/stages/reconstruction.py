@@ -8,6 +8,9 @@
    exceeds ``speech_threshold``, plus 1 for every further k where P(>= k) exceeds
    ``overlap_threshold``. Deciding speech and overlap each on its own probability keeps
    a doubtful second speaker from being counted as half a speaker by the rounding.
+   With ``speech_off_threshold`` (``overlap_off_threshold``) each of those decisions has
+   hysteresis: once on, it stays on until the probability falls below the lower
+   threshold (:func:`hysteresis`).
 2. ``data[t, s]``: the mean over those chunks of the activity of the local speaker(s)
    assigned to global speaker ``s`` (max if several, which the assignment forbids).
 
@@ -37,6 +40,7 @@ def reconstruct(
     duration: float, max_count: int | None = None, weighting: str = _DEFAULTS.weighting,
     count: str = _DEFAULTS.count, speech_threshold: float = _DEFAULTS.speech_threshold,
     overlap_threshold: float = _DEFAULTS.overlap_threshold,
+    speech_off_threshold: float | None = None, overlap_off_threshold: float | None = None,
 ) -> FrameScores:
     """scores (C, F, K) + assignment (C, K) -> FrameScores (T, S) over ``duration`` s.
 
@@ -45,7 +49,8 @@ def reconstruct(
     trusting the middle of a chunk (more context) over its edges.
     """
     counts, grid = speaker_count(scores, duration, max_count, weighting, count,
-                                 speech_threshold, overlap_threshold)
+                                 speech_threshold, overlap_threshold, speech_off_threshold,
+                                 overlap_off_threshold)
     offsets, weight, covered = _layout(scores, len(counts), weighting)
     num_frames = scores.data.shape[1]
     activity = np.zeros((len(counts), max(num_speakers, 0)), dtype=np.float64)
@@ -62,6 +67,7 @@ def speaker_count(
     weighting: str = _DEFAULTS.weighting, count: str = _DEFAULTS.count,
     speech_threshold: float = _DEFAULTS.speech_threshold,
     overlap_threshold: float = _DEFAULTS.overlap_threshold,
+    speech_off_threshold: float | None = None, overlap_off_threshold: float | None = None,
 ) -> tuple[NDArray[np.int64], FrameGrid]:
     """The number of simultaneous speakers at each global frame (step 1 above), and the
     global frame grid. Needs no clustering: known as soon as the segmentation is."""
@@ -75,7 +81,14 @@ def speaker_count(
         at_least = np.cumsum(mean[:, ::-1], axis=1)[:, ::-1]  # P(>= k)
         thresholds = np.full(at_least.shape[1] - 1, overlap_threshold)
         thresholds[0] = speech_threshold
-        counts = (at_least[:, 1:] > thresholds[None, :]).sum(axis=1).astype(np.int64)
+        if speech_off_threshold is None and overlap_off_threshold is None:
+            counts = (at_least[:, 1:] > thresholds[None, :]).sum(axis=1).astype(np.int64)
+        else:
+            offs = np.full(len(thresholds), overlap_threshold if overlap_off_threshold is None
+                           else overlap_off_threshold)
+            offs[0] = speech_threshold if speech_off_threshold is None else speech_off_threshold
+            counts = sum(hysteresis(at_least[:, k + 1], thresholds[k], offs[k]).astype(np.int64)
+                         for k in range(len(thresholds)))
     else:
         total = _total_frames(scores, duration)
         offsets, weight, covered = _layout(scores, total, weighting)
@@ -87,6 +100,18 @@ def speaker_count(
     if max_count is not None:
         counts = np.minimum(counts, max_count)
     return counts, FrameGrid(0.0, grid.step, grid.duration)
+
+
+def hysteresis(p: NDArray[np.float64], on: float, off: float) -> NDArray[np.bool_]:
+    """Active where ``p > on``, and after that while ``p >= off`` (``off <= on``); inactive
+    before the first frame above ``on``. (T,) -> (T,)"""
+    marks = np.full(len(p), -1, dtype=np.int8)  # -1: keep the previous frame's state
+    marks[p < off] = 0
+    marks[p > on] = 1
+    if len(p):
+        marks[0] = max(marks[0], 0)
+    last = np.maximum.accumulate(np.where(marks >= 0, np.arange(len(p)), 0))
+    return marks[last] == 1
 
 
 def count_probabilities(scores: ChunkScores, duration: float,
