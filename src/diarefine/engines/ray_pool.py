@@ -110,10 +110,11 @@ def run_on_ray(todo: Sequence[BatchItem], outdir: Path, runner_factory: Callable
         gpus = device.startswith("cuda")
         worker = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=MAX_RESTARTS,
                             max_task_retries=MAX_TASK_RETRIES)(_Worker)
-        out = outdir.resolve()
+        out = Path(os.path.abspath(outdir))  # the workers' working folders are not ours
         actors = [worker.remote(runner_factory, out, outputs)
                   for _ in range(_pool_size(gpus, len(todo)))]
-        _drive(actors, deque(todo), record)
+        _drive(actors, deque(BatchItem(i.uri, Path(os.path.abspath(i.audio))) for i in todo),
+               record)
     finally:
         if started:
             ray.shutdown()

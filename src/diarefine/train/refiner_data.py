@@ -24,6 +24,13 @@ The HDF5 file (written to a temporary name and renamed when complete)::
 
 Attributes: the channel names, the window rate and length, the configuration, the
 diarefine version.
+
+Shards (``diarefine refiner-data -o FOLDER``, any ``--jobs`` or ``--engine``): one such
+file per recording, ``FOLDER/<uri>.h5``, written by the worker that diarized it, and
+``FOLDER/index.json`` (written by the driver at the end) listing them with their
+boundary counts and the configuration. `diarefine.train.dataset.read_refiner_data` reads
+the index (or the folder) as it reads one file: no merge step. A rerun skips the shards
+already made with the same configuration.
 """
 
 from __future__ import annotations
@@ -285,7 +292,10 @@ class ShardRunner:
         self.labelled = labelled
 
     def __call__(self, uri: str, audio: Path) -> Shard:
+        import dataclasses
+
         source, rec, reference, uem = self.labelled[uri]
+        rec = dataclasses.replace(rec, audio=audio)  # the engine's (absolute) path
         return Shard(source, rec, recording_data(self.pipeline, rec, reference, uem))
 
 
