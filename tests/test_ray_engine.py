@@ -82,6 +82,16 @@ class KillingOutputs(Outputs):
         super().write(outdir, uri, result)
 
 
+@dataclass
+class PoisonRunner(FakeRunner):
+    """Kills its own process on every recording named ``poison``."""
+
+    def __call__(self, uri: str, audio: Path) -> Fake:
+        if uri == "poison":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().__call__(uri, audio)
+
+
 def fake_items(folder: Path, uris: list[str]) -> list[BatchItem]:
     folder.mkdir(parents=True, exist_ok=True)
     for uri in uris:
@@ -113,13 +123,17 @@ def test_same_outputs_and_failure_report_as_the_local_engine(ray_session, tmp_pa
 
 def test_a_worker_killed_while_writing_is_retried_and_leaves_no_half_file(
         ray_session, tmp_path: Path) -> None:
-    items = fake_items(tmp_path / "in", ["a", "b", "c", "d"])
+    """b's worker dies once halfway through writing b.rttm: b is retried and done. The
+    worker of "poison" dies every time: poison alone fails, after Ray's retries."""
+    items = fake_items(tmp_path / "in", ["a", "b", "poison", "c", "d"])
     marker = tmp_path / "killed"
     outputs = KillingOutputs(victim="b", marker=str(marker))
-    report = run_batch(items, tmp_path / "out", FakeRunner, outputs=outputs, engine="ray")
+    report = run_batch(items, tmp_path / "out", PoisonRunner, outputs=outputs, engine="ray")
     assert marker.exists()  # the worker did die, halfway through b.rttm
-    assert sorted(report.done) == ["a", "b", "c", "d"] and not report.failed
-    for item in items:
+    assert sorted(report.done) == ["a", "b", "c", "d"]
+    assert report.failed == {"poison": "its worker process died on each of 3 tries (killed, "
+                                       "out of memory, or crashed)"}
+    for item in items[:2] + items[3:]:
         text = (tmp_path / "out" / f"{item.uri}.rttm").read_text()
         assert text.startswith(f"SPEAKER {item.uri} 1 ") and text.endswith("\n"), text
     assert leftovers(tmp_path / "out") == []
@@ -149,7 +163,7 @@ ray.init(address="local", num_cpus=1, include_dashboard=False,
          object_store_memory=80 * 1024**2, logging_level="WARNING",
          runtime_env={{"env_vars": {{"PYTHONPATH": {tests!r}}}}})
 items = [BatchItem(p.stem, p) for p in sorted(Path({inputs!r}).glob("*.txt"))]
-run_batch(items, Path({outdir!r}), lambda: FakeRunner(pause=1.0), engine="ray")
+run_batch(items, Path({outdir!r}), lambda: FakeRunner(pause=0.5), engine="ray")
 """
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import ray
 
-from diarefine.batch import BatchItem, Runner, one_line, run_one
+from diarefine.batch import BatchItem, Runner, Writer, one_line, run_one
 from diarefine.errors import DiarefineError
 
 #: restarts of one actor (its process died) before it leaves the pool
@@ -43,7 +43,7 @@ FORWARDED_ENV = ("DIAREFINE_CACHE_DIR",)
 class _Worker:
     """One runner per actor process, built once; ``run`` is one recording."""
 
-    def __init__(self, factory: Callable[[], Runner], outdir: Path, outputs: object) -> None:
+    def __init__(self, factory: Callable[[], Runner], outdir: Path, outputs: Writer) -> None:
         self.runner = factory()
         self.outdir, self.outputs = outdir, outputs
 
@@ -86,6 +86,9 @@ def _reason(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if "creation task" in str(exc) and lines:  # the constructor's own exception, last
         return one_line(f"worker could not start: {lines[-1]}")
+    if isinstance(exc, ray.exceptions.RayActorError):
+        return (f"its worker process died on each of {1 + MAX_TASK_RETRIES} tries (killed, "
+                "out of memory, or crashed)")
     return one_line(f"{type(exc).__name__}: {lines[0] if lines else exc}")
 
 
@@ -99,7 +102,7 @@ def _alive(actor: object) -> bool:
 
 
 def run_on_ray(todo: Sequence[BatchItem], outdir: Path, runner_factory: Callable[[], Runner],
-               outputs: object, record: Callable[[str, str | None], None],
+               outputs: Writer, record: Callable[[str, str | None], None],
                jobs: int | None = None, address: str | None = None,
                device: str = "cpu") -> None:
     """Run ``todo`` on the pool; ``record(uri, error_or_None)`` as each task completes."""
