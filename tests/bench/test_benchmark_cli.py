@@ -106,3 +106,24 @@ def test_a_recording_that_fails_is_reported_and_the_others_scored(manifest: Path
     assert list(report["run"]["failed"]) == ["broken"]
     assert report["run"]["scored"] == 2 and report["run"]["recordings"] == 3
     assert "FAILED broken" in proc.stderr
+
+
+def test_on_ray_the_outputs_and_figures_are_the_local_engines(manifest: Path,
+                                                              first: tuple) -> None:
+    import importlib.util
+
+    from needs import require
+
+    require(importlib.util.find_spec("ray") is not None,
+            "ray is not installed (pip install 'diarefine[ray]')")
+    outdir, report, _ = first
+    on_ray = manifest.parent / "ray"
+    proc = run("benchmark", manifest, "-o", on_ray, "--refiner", "none", "--quiet",
+               "--engine", "ray", "--jobs", "1", "--report-audio", "none")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads((on_ray / "report.json").read_text())
+    assert got["overall"]["der"] == report["overall"]["der"]
+    assert got["speed"]["engine"] == "ray"
+    for uri in ("tst00", "tst01"):
+        assert (on_ray / "rttm" / f"{uri}.rttm").read_bytes() == \
+            (outdir / "rttm" / f"{uri}.rttm").read_bytes()

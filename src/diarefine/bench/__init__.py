@@ -29,12 +29,14 @@ __all__ = ["BenchmarkOptions", "load_outputs", "read_recordings", "run_benchmark
 class BenchmarkOptions:
     config: PipelineConfig = field(default_factory=PipelineConfig)
     settings: ScoreSettings = field(default_factory=ScoreSettings)
-    jobs: int = 1
+    jobs: int | None = 1  # see diarefine.batch.run_batch
     device: str = "cpu"
     worst: int = 5  # files with a timeline in the page
     audio: str = "embed"  # worst files' audio in the page: "embed", "link" or "none"
     overwrite: bool = False
     against: Path | None = None  # another benchmark's OUTDIR
+    engine: str = "local"  # or "ray" (diarefine.engines)
+    address: str | None = None  # the Ray cluster to join
 
 
 def read_recordings(manifests: Sequence[Path]) -> list[Recording]:
@@ -84,10 +86,12 @@ def run_benchmark(manifests: Sequence[Path], outdir: Path, options: BenchmarkOpt
     started = time.perf_counter()
     batch = run_batch([BatchItem(r.uri, r.audio) for r in recordings], outdir / RTTM_DIR,
                       functools.partial(BenchRunner, config, options.device),
-                      options.overwrite, options.jobs, on_item, outputs)
+                      options.overwrite, options.jobs, on_item, outputs,
+                      options.engine, options.address, options.device)
     wall = time.perf_counter() - started
     report = score_outputs(recordings, manifests, outdir, options, batch.failed)
     report["speed"].update(wall_seconds_this_run=round(wall, 3), jobs=options.jobs,
+                           engine=options.engine,
                            diarized_this_run=len(batch.done), reused=len(batch.skipped))
     write_report(outdir, report, recordings, options)
     return report

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from diarefine.config import PipelineConfig, RefinerConfig
+from diarefine.engines.options import batch_jobs, engine_options
 from diarefine.metrics.score import ScoreSettings
 
 
@@ -70,8 +71,6 @@ def summary_text(report: dict) -> str:
               help="No-score collar in seconds on EACH side of reference boundaries (md-eval -c).")
 @click.option("--skip-overlap", is_flag=True,
               help="Score only single-speaker reference time (md-eval -1).")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Recordings diarized in parallel (processes sharing the CPU cores).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--against", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Another benchmark's OUTDIR: compare the two runs file by file, with the "
@@ -83,10 +82,11 @@ def summary_text(report: dict) -> str:
               "(Ogg Opus), linked to the audio files, or left out.")
 @click.option("--overwrite", is_flag=True, help="Diarize again recordings already done.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@engine_options
 def benchmark(manifests: tuple[Path, ...], outdir: Path, config_path: Path | None,
-              refiner: str | None, collar: float, skip_overlap: bool, jobs: int, device: str,
+              refiner: str | None, collar: float, skip_overlap: bool, device: str,
               against: Path | None, worst: int, report_audio: str, overwrite: bool,
-              quiet: bool) -> None:
+              quiet: bool, jobs: int | None, engine: str, address: str | None) -> None:
     """Diarize every recording of the JSONL MANIFESTs (of `diarefine prepare` or
     `simulate`), score them against their references within their UEMs, and write
     OUTDIR/report.json (every figure and the protocol) and OUTDIR/report.html.
@@ -100,13 +100,15 @@ def benchmark(manifests: tuple[Path, ...], outdir: Path, config_path: Path | Non
     from diarefine.stages.pipeline import check_device
     from diarefine.stages.refinement import build_refiner
 
-    check_device(device)
+    jobs = batch_jobs(engine, jobs, address)
+    if engine == "local":
+        check_device(device)  # on Ray the workers' devices count, not this machine's
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
     if refiner is not None:
         config = config.replace(refiner=RefinerConfig(refiner, config.refiner.abstain))
     build_refiner(config.refiner.name, config.refiner.abstain)  # a bad name fails here
     options = BenchmarkOptions(config, ScoreSettings(collar, skip_overlap), jobs, device,
-                               worst, report_audio, overwrite, against)
+                               worst, report_audio, overwrite, against, engine, address)
     bar = tqdm(unit="file", disable=quiet, file=sys.stderr, dynamic_ncols=True)
 
     def item(uri: str, error: str | None) -> None:
