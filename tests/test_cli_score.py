@@ -135,13 +135,16 @@ def test_mismatched_files_are_reported(files: tuple[Path, Path], tmp_path: Path)
     assert "zz" in proc.stderr and "not scored" in proc.stderr
 
 
-def test_core_paths_do_not_import_torch() -> None:
+def test_core_paths_do_not_import_torch_or_ray() -> None:
     code = ("import sys, diarefine, diarefine.io, diarefine.metrics, diarefine.cli.score, "
             "diarefine.metrics.score, diarefine.report.table, diarefine.stages.refinement, "
-            "diarefine.stages.refinement.oracle, diarefine.stages.refinement.features; "
-            "print('torch' in sys.modules)")
+            "diarefine.stages.refinement.oracle, diarefine.stages.refinement.features, "
+            "diarefine.batch, diarefine.engines, diarefine.engines.options, diarefine.bench, "
+            "diarefine.bench.report, diarefine.bench.protocol, diarefine.report.html, "
+            "diarefine.data.lhotse; "
+            "print('torch' in sys.modules, 'ray' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.stdout.strip() == "False", proc.stderr
+    assert proc.stdout.strip() == "False False", proc.stderr
 
 
 def test_a_manifest_gives_the_references_and_their_uems(files: tuple[Path, Path],
