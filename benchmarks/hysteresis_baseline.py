@@ -16,10 +16,10 @@ single-speaker windows it embeds for the reassignment from the count, and the re
 the default count's windows (re-embedding them would cost the CAM++ trunk pass again).
 So the setting it chooses is then run by the real pipeline (``diarefine benchmark
 --config benchmarks/configs/thresholds-baseline.toml``), whose figures are the ones to
-quote (docs/refinement.md). The search is coordinate-wise on the pooled selection DER (collar 0, overlap
-scored, each recording's UEM): the speech pair with the overlap decision as it is, then
-the overlap pair. The best setting is compared with the defaults on the held-out sets
-with the 95 % paired bootstrap interval.
+quote (docs/refinement.md). The search is coordinate-wise on the pooled selection DER
+(collar 0, overlap scored, each recording's UEM): the speech pair with the overlap
+decision as it is, then the overlap pair. The best setting is compared with the defaults
+on the held-out sets with the 95 % paired bootstrap interval.
 """
 
 from __future__ import annotations
@@ -31,14 +31,13 @@ from pathlib import Path
 
 import numpy as np
 from paths import GENERATED
-from postprocess_baselines import SETS
+from postprocess_baselines import SETS, compared
 
 from diarefine.config import PipelineConfig, RefinerConfig
 from diarefine.core.annotation import Annotation
 from diarefine.core.timeline import Timeline
 from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
 from diarefine.metrics import ScoreSettings, score_corpus
-from diarefine.metrics.bootstrap import bootstrap_difference, file_errors
 from diarefine.stages.clustering.assign import assign_chunks
 from diarefine.stages.pipeline import DiarizationPipeline, _clip
 from diarefine.stages.reassign import reassign
@@ -137,13 +136,8 @@ def main() -> None:
         print(f"{name} ({len(part)} recordings): defaults {100 * b.overall.der.der:.2f} %, "
               f"best {100 * a.overall.der.der:.2f} %")
     for name in ("simtest", "ami-test+sample"):
-        a = score(items[name], replay(pipeline, items[name], best))
-        b = score(items[name], {k.uri: k.output for k in items[name]})
-        errors, scored = file_errors(a)
-        diff = bootstrap_difference(errors, file_errors(b)[0], scored)
-        print(f"{name}: defaults {100 * b.overall.der.der:.2f} %, best on selection "
-              f"{100 * a.overall.der.der:.2f} %, difference {100 * diff.value:+.2f} "
-              f"[{100 * diff.low:+.2f}, {100 * diff.high:+.2f}]")
+        print(compared(name, score(items[name], replay(pipeline, items[name], best)),
+                       score(items[name], {k.uri: k.output for k in items[name]})))
 
 
 if __name__ == "__main__":

