@@ -119,3 +119,26 @@ def test_embedded_audio_decodes_to_the_recording(tmp_path: Path) -> None:
     assert abs(len(data) / sr - 3.0) < 0.05
     assert _audio_source(tmp_path / "r.wav", "link", 3.0, tmp_path / "out") == "../r.wav"
     assert _audio_source(tmp_path / "r.wav", "none", 3.0, tmp_path) is None
+
+
+def test_page_tables_hold_the_reports_figures(tmp_path: Path) -> None:
+    from diarefine.bench.protocol import protocol
+    from diarefine.config import PipelineConfig
+    from diarefine.report.html import render
+
+    c = corpus(unrefined=True)
+    report = build_report(c, SETTINGS, {})
+    report["protocol"] = protocol(PipelineConfig(), 0.0, False, [], 1, 2)
+    report["run"] = {"recordings": 2, "scored": 2, "failed": {}, "without_reference": []}
+    report["against"] = against(c, {"a": ann("a", (0, 20, "z"))}, SETTINGS, "other-run")
+    page = render(report, {}, "none", tmp_path)
+    files = page[page.index('id="files"'):]
+    files = files[:files.index("</table>")]
+    row_a = files[files.index('<td data-v="a">'):]
+    row_a = row_a[:row_a.index("</tr>")]
+    # this run's DER of a, before refinement, the other run's, and the differences
+    a = next(f for f in report["files"] if f["uri"] == "a")
+    for value in (a["der"], a["der_unrefined"], 0.5, a["der"] - 0.5):
+        assert f'data-v="{value}"' in row_a
+    assert "http://" not in page and "https://" not in page  # nothing fetched at view time
+    assert "default-src 'none'" in page

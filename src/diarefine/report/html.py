@@ -92,6 +92,9 @@ def file_table(report: Mapping[str, Any]) -> str:
     header = ["recording", "minutes", "ref spk", "sys spk", "DER %", "miss %",
               "false alarm %", "confusion %", "JER %", "boundary MAE ms", "RTF"]
     header += ["DER before refinement %", "Δ DER points"] if refined else []
+    other = {f["uri"]: f["der_other"] for f in report["against"]["per_file"]} \
+        if "against" in report else None
+    header += ["DER other run %", "Δ DER vs other"] if other is not None else []
     rows = []
     for f in report["files"]:
         minutes = None if f["duration"] is None else round(f["duration"] / 60, 2)
@@ -103,12 +106,18 @@ def file_table(report: Mapping[str, Any]) -> str:
         cells += [_cell(mae, "–" if mae is None else f"{mae:.0f}"),
                   _cell(f["rtf"], "–" if f["rtf"] is None else f"{f['rtf']:.4f}")]
         if refined:
-            before = f.get("der_unrefined")
-            delta = None if before is None or f["der"] is None else f["der"] - before
-            cells += [_cell(before, _pct(before)), _cell(delta, "–" if delta is None
-                                                         else f"{100 * delta:+.2f}")]
+            cells += _versus(f["der"], f.get("der_unrefined"))
+        if other is not None:
+            cells += _versus(f["der"], other.get(f["uri"]))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return _table(header, rows, element_id="files")
+
+
+def _versus(der: float | None, base: float | None) -> list[str]:
+    """Cells: the other DER, and this one minus it in points."""
+    delta = None if base is None or der is None else der - base
+    return [_cell(base, _pct(base)), _cell(delta, "–" if delta is None else
+                                           f"{100 * delta:+.2f}")]
 
 
 def charts(report: Mapping[str, Any]) -> str:
