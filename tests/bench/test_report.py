@@ -142,3 +142,19 @@ def test_page_tables_hold_the_reports_figures(tmp_path: Path) -> None:
         assert f'data-v="{value}"' in row_a
     assert "http://" not in page and "https://" not in page  # nothing fetched at view time
     assert "default-src 'none'" in page
+
+
+def test_oracle_row_is_the_unrefined_output_with_boundaries_moved_onto_the_reference() -> None:
+    from diarefine.stages.refinement.oracle import oracle_refine
+
+    c = corpus(unrefined=True)
+    report = build_report(c, SETTINGS, {})
+    moved = {u: oracle_refine(c.references[u], c.unrefined[u], c.uems.get(u))
+             for u in c.references}
+    expected = score_corpus(c.references, moved, c.uems, SETTINGS).overall.as_dict()["der"]
+    oracle = report["oracle"]
+    assert oracle["der"] == expected and oracle["of"] == "before refinement"
+    # a's change moved from 10.41 back to 10: a is perfect, b keeps its unmatched errors
+    assert oracle["der"] < report["refinement"]["unrefined"]["der"]
+    assert oracle["minus_baseline"]["value"] == pytest.approx(
+        oracle["der"] - report["refinement"]["unrefined"]["der"])

@@ -82,6 +82,24 @@ def difference(a: ScoreReport, b: ScoreReport) -> dict[str, float] | None:
     return bootstrap_difference(errors, file_errors(b)[0], scored).as_dict()
 
 
+def oracle_section(corpus: Corpus, settings: ScoreSettings, base: ScoreReport
+                   ) -> dict[str, Any]:
+    """The ceiling of moving boundaries: the output before refinement (or the system's
+    when none ran) with every matched boundary moved onto its reference boundary
+    (:func:`~diarefine.stages.refinement.oracle.oracle_refine`), scored as the system is,
+    and its difference to that output (paired)."""
+    from diarefine.stages.refinement.oracle import oracle_refine
+
+    outputs = corpus.unrefined if corpus.unrefined is not None else corpus.system
+    moved = {uri: oracle_refine(ref, outputs.get(uri, Annotation(uri)),
+                                corpus.uems.get(uri) if corpus.uems else None)
+             for uri, ref in corpus.references.items()}
+    scores = score_corpus(corpus.references, moved, corpus.uems, settings)
+    return {**with_rates(scores.overall.as_dict()), "der_interval": interval_of(scores),
+            "minus_baseline": difference(scores, base),
+            "of": "before refinement" if corpus.unrefined is not None else "this run"}
+
+
 def timeline(reference: Annotation, system: Annotation, uem: Timeline | None,
              unrefined: Annotation | None, duration: float) -> dict[str, Any]:
     """Turns of the reference, the system (and before refinement), the DER's mapping,
@@ -172,6 +190,7 @@ def _build(corpus: Corpus, settings: ScoreSettings, timings: Mapping[str, dict],
                 skip_overlap=settings.skip_overlap).as_dict()["overall"],
             "boundaries_unrefined": boundary_section(corpus, corpus.unrefined),
         }
+    out["oracle"] = oracle_section(corpus, settings, before or scores)
     out["files"] = file_rows(scores, corpus, timings, before, boundaries)
     ranked = sorted((r for r in out["files"] if r["der"] is not None),
                     key=lambda r: -r["der"])[:worst]

@@ -33,12 +33,13 @@ def summary_text(report: dict) -> str:
 
     lines.append(row("this run", o))
     if "refinement" in report:
-        r = report["refinement"]
-        lines.append(row("before refinement", r["unrefined"]))
-        d = r["refined_minus_unrefined"]
-        if d:
-            lines.append(f"refined - unrefined: {100 * d['value']:+.2f} points "
-                         f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] (95 % paired bootstrap)")
+        lines.append(row("before refinement", report["refinement"]["unrefined"]))
+    if report.get("oracle"):
+        lines.append(row("oracle (moved bounds)", report["oracle"]))
+    d = report.get("refinement", {}).get("refined_minus_unrefined")
+    if d:
+        lines.append(f"refined - unrefined: {100 * d['value']:+.2f} points "
+                     f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}] (95 % paired bootstrap)")
     if "against" in report:
         a, d = report["against"], report["against"]["difference"]
         lines.append(f"this run - {a['other']}: {pct(a['der'])} vs {pct(a['der_other'])} % on "

@@ -75,6 +75,11 @@ def overall_table(report: Mapping[str, Any]) -> str:
                         ref["boundaries_unrefined"]["overall"]["mean_abs_ms"]))
         notes.append(f"Refined minus unrefined DER: {_interval(ref['refined_minus_unrefined'])} "
                      "points (95 % paired bootstrap over files).")
+    oracle = report.get("oracle")
+    if oracle:
+        rows.append(row("oracle: matched boundaries onto the reference", oracle, None))
+        notes.append(f"Oracle minus {escape(oracle['of'])}: {_interval(oracle['minus_baseline'])}"
+                     " points: the ceiling of moving boundaries (95 % paired bootstrap).")
     if "against" in report:
         a = report["against"]
         notes.append(f"Against {escape(a['other'])} on the {a['files']} recordings both "
