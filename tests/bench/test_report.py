@@ -158,3 +158,19 @@ def test_oracle_row_is_the_unrefined_output_with_boundaries_moved_onto_the_refer
     assert oracle["der"] < report["refinement"]["unrefined"]["der"]
     assert oracle["minus_baseline"]["value"] == pytest.approx(
         oracle["der"] - report["refinement"]["unrefined"]["der"])
+
+
+def test_manifests_are_files_or_simulate_folders(tmp_path: Path) -> None:
+    from diarefine.bench import read_recordings
+    from diarefine.data.manifest import Recording, write_manifest
+    from diarefine.errors import DiarefineError
+
+    (tmp_path / "sim").mkdir()
+    write_manifest(tmp_path / "sim" / "manifest.jsonl", [Recording("x", tmp_path / "x.wav")])
+    write_manifest(tmp_path / "more.jsonl", [Recording("y", tmp_path / "y.wav")])
+    assert [r.uri for r in read_recordings([tmp_path / "sim", tmp_path / "more.jsonl"])] == \
+        ["x", "y"]
+    with pytest.raises(DiarefineError, match="given twice|is in"):
+        read_recordings([tmp_path / "sim", tmp_path / "sim" / "manifest.jsonl"])
+    with pytest.raises(DiarefineError, match="without manifest.jsonl"):
+        read_recordings([tmp_path])

@@ -39,13 +39,23 @@ class BenchmarkOptions:
     address: str | None = None  # the Ray cluster to join
 
 
+def manifest_file(path: Path) -> Path:
+    """A JSONL manifest, or a folder written by ``diarefine simulate`` (its manifest)."""
+    if path.is_dir():
+        if not (path / "manifest.jsonl").is_file():
+            raise DiarefineError(f"{path}: a folder without manifest.jsonl (give a JSONL "
+                                 "manifest of diarefine prepare, or a simulate folder)")
+        return path / "manifest.jsonl"
+    return path
+
+
 def read_recordings(manifests: Sequence[Path]) -> list[Recording]:
     """The recordings of every manifest; a recording id given twice is refused."""
     from diarefine.data.manifest import read_manifest
 
     seen: dict[str, Path] = {}
     out = []
-    for path in manifests:
+    for path in map(manifest_file, manifests):
         for rec in read_manifest(path):
             if rec.uri in seen:
                 raise DiarefineError(f"recording id {rec.uri!r} is in {seen[rec.uri]} and "
@@ -78,6 +88,7 @@ def run_benchmark(manifests: Sequence[Path], outdir: Path, options: BenchmarkOpt
     from diarefine.batch import BatchItem, check_writable, run_batch
     from diarefine.bench.run import RTTM_DIR, BenchOutputs, BenchRunner, bench_settings
 
+    manifests = [manifest_file(m) for m in manifests]
     recordings = read_recordings(manifests)
     check_writable(outdir)
     config = options.config

@@ -58,7 +58,7 @@ def summary_text(report: dict) -> str:
 
 @click.command()
 @click.argument("manifests", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+                type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", "outdir", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for rttm/<uri>.rttm, report.json and report.html.")
@@ -88,9 +88,10 @@ def benchmark(manifests: tuple[Path, ...], outdir: Path, config_path: Path | Non
               refiner: str | None, collar: float, skip_overlap: bool, device: str,
               against: Path | None, worst: int, report_audio: str, overwrite: bool,
               quiet: bool, jobs: int | None, engine: str, address: str | None) -> None:
-    """Diarize every recording of the JSONL MANIFESTs (of `diarefine prepare` or
-    `simulate`), score them against their references within their UEMs, and write
-    OUTDIR/report.json (every figure and the protocol) and OUTDIR/report.html.
+    """Diarize every recording of the JSONL MANIFESTs (of `diarefine prepare`, or a folder
+    written by `diarefine simulate`), score them against their references within their
+    UEMs, and write OUTDIR/report.json (every figure and the protocol) and
+    OUTDIR/report.html.
 
     Resumable: a rerun reuses the recordings already diarized with the same settings.
     A recording that fails is reported and left out of the scores; the exit status is 1.
