@@ -174,3 +174,23 @@ def test_manifests_are_files_or_simulate_folders(tmp_path: Path) -> None:
         read_recordings([tmp_path / "sim", tmp_path / "sim" / "manifest.jsonl"])
     with pytest.raises(DiarefineError, match="without manifest.jsonl"):
         read_recordings([tmp_path])
+
+
+def test_only_outputs_made_with_the_current_settings_are_scored(tmp_path: Path) -> None:
+    from diarefine.bench import BenchmarkOptions, score_outputs
+    from diarefine.bench.run import BenchOutputs, Timed, bench_settings
+    from diarefine.config import PipelineConfig, RefinerConfig
+    from diarefine.data.manifest import Recording
+    from diarefine.errors import DiarefineError
+    from diarefine.io.rttm import write_rttm
+
+    ref = ann("x", (0, 10, "A"))
+    write_rttm(tmp_path / "ref.rttm", ref)
+    recs = [Recording("x", tmp_path / "x.wav", tmp_path / "ref.rttm")]
+    plain = PipelineConfig().replace(refiner=RefinerConfig("none"))
+    BenchOutputs(bench_settings(plain)).write(
+        tmp_path / "rttm", "x", Timed(ann("x", (0, 9, "s")), None, 10.0, 0.5))
+    report = score_outputs(recs, [], tmp_path, BenchmarkOptions(config=plain), {})
+    assert report["run"]["scored"] == 1 and report["overall"]["der"] == pytest.approx(0.1)
+    with pytest.raises(DiarefineError, match="nothing to score"):  # made without a refiner
+        score_outputs(recs, [], tmp_path, BenchmarkOptions(config=PipelineConfig()), {})

@@ -113,11 +113,15 @@ def score_outputs(recordings: Sequence[Recording], manifests: Sequence[Path], ou
     """Score whatever is in ``OUTDIR/rttm`` for these recordings; the protocol on top."""
     from diarefine.bench.protocol import protocol
     from diarefine.bench.report import Corpus, against, build_report
-    from diarefine.bench.run import RTTM_DIR, read_timing
+    from diarefine.bench.run import RTTM_DIR, BenchOutputs, bench_settings, read_timing
     from diarefine.data.manifest import load_references, load_scoring_regions
 
     folder = outdir / RTTM_DIR
-    timings = {r.uri: t for r in recordings if (t := read_timing(folder, r.uri))}
+    # only outputs made with these settings: a recording that failed now keeps no stale
+    # output of an earlier configuration in the scores
+    current = BenchOutputs(bench_settings(options.config), options.config.refiner.name != "none")
+    timings = {r.uri: t for r in recordings
+               if current.done(folder, r.uri) and (t := read_timing(folder, r.uri))}
     scorable = [r for r in recordings if r.rttm is not None and r.uri in timings]
     if not scorable:
         raise DiarefineError("no recording was both diarized and has a reference RTTM: "
@@ -134,7 +138,7 @@ def score_outputs(recordings: Sequence[Recording], manifests: Sequence[Path], ou
                                   len(scorable))
     report["run"] = {
         "recordings": len(recordings), "scored": len(scorable),
-        "failed": {u: failed.get(u, "no output (failed in an earlier run?)")
+        "failed": {u: failed.get(u, "no output made with these settings")
                    for u in (r.uri for r in recordings) if u not in timings},
         "without_reference": sorted(r.uri for r in recordings
                                     if r.rttm is None and r.uri in timings),
