@@ -203,7 +203,7 @@ def _run_in_worker(item: BatchItem, outdir: Path, outputs: Writer
 
 def run_batch(
     items: Iterable[BatchItem],
-    outdir: Path,
+    outdir: Path | str,
     runner_factory: Callable[[], Runner],
     overwrite: bool = False,
     jobs: int | None = 1,
@@ -222,10 +222,18 @@ def run_batch(
     the one at ``address``, else one started here with ``jobs`` CPUs (None: all), with
     one worker per CPU, or per GPU when ``device`` is cuda. Temporary files left by a
     worker killed while writing are removed once every recording has run.
+
+    ``outdir`` may be a URI (``s3://bucket/run``; `diarefine.io.remote`): each worker
+    then writes into a local staging folder and uploads (`diarefine.engines.uploading`).
     """
     from diarefine.engines import check_engine
+    from diarefine.io.remote import is_uri
 
     check_engine(engine, address, jobs)
+    if is_uri(outdir):
+        return _run_uploading(items, str(outdir), runner_factory, overwrite, jobs, on_item,
+                              outputs, engine, address, device)
+    outdir = Path(outdir)
     check_writable(outdir)
     report = BatchReport()
     todo = []
@@ -251,6 +259,27 @@ def run_batch(
         _run_local(todo, outdir, runner_factory, outputs, record, jobs or os.cpu_count() or 1)
     remove_stale_parts(outdir, outputs, [item.uri for item in todo])
     return report
+
+
+def _run_uploading(items: Iterable[BatchItem], uri: str, runner_factory: Callable[[], Runner],
+                   overwrite: bool, jobs: int | None,
+                   on_item: Callable[[str, str | None], None] | None, outputs: Writer,
+                   engine: str, address: str | None, device: str) -> BatchReport:
+    """`run_batch` into the folder at ``uri``, staging each recording's files locally."""
+    import shutil
+    import tempfile
+
+    from diarefine.engines.uploading import Uploading
+    from diarefine.io.remote import RemoteFolder
+
+    folder = RemoteFolder(uri)
+    folder.check_writable()
+    staging = Path(tempfile.mkdtemp(prefix="diarefine-staging-"))
+    try:
+        return run_batch(items, staging, runner_factory, overwrite, jobs, on_item,
+                         Uploading(outputs, folder), engine, address, device)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _run_local(todo: list[BatchItem], outdir: Path, runner_factory: Callable[[], Runner],

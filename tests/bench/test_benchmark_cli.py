@@ -127,3 +127,20 @@ def test_on_ray_the_outputs_and_figures_are_the_local_engines(manifest: Path,
     for uri in ("tst00", "tst01"):
         assert (on_ray / "rttm" / f"{uri}.rttm").read_bytes() == \
             (outdir / "rttm" / f"{uri}.rttm").read_bytes()
+
+
+def test_to_a_uri_the_outputs_and_reports_are_uploaded(manifest: Path, first: tuple) -> None:
+    outdir, report, _ = first
+    remote = manifest.parent / "remote"
+    proc = run("benchmark", manifest, "-o", remote.as_uri(), "--refiner", "none", "--quiet",
+               "--report-audio", "none")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads((remote / "report.json").read_text())
+    assert got["overall"]["der"] == report["overall"]["der"]
+    assert (remote / "report.html").stat().st_size > 10_000
+    assert (remote / "rttm" / "tst00.rttm").read_bytes() == \
+        (outdir / "rttm" / "tst00.rttm").read_bytes()
+    again = run("benchmark", manifest, "-o", remote.as_uri(), "--refiner", "none", "--quiet",
+                "--report-audio", "none")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((remote / "report.json").read_text())["speed"]["reused"] == 2

@@ -14,13 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diarefine.config import PipelineConfig
 from diarefine.data.manifest import Recording
 from diarefine.errors import DiarefineError
 from diarefine.io.atomic import atomic_write_text
 from diarefine.metrics.score import ScoreSettings
+
+if TYPE_CHECKING:
+    from diarefine.bench.run import BenchOutputs
+    from diarefine.io.remote import RemoteFolder
 
 __all__ = ["BenchmarkOptions", "load_outputs", "read_recordings", "run_benchmark"]
 
@@ -80,32 +84,53 @@ def load_outputs(folder: Path, uris: Sequence[str], suffix: str = ".rttm") -> di
     return out
 
 
-def run_benchmark(manifests: Sequence[Path], outdir: Path, options: BenchmarkOptions,
+def run_benchmark(manifests: Sequence[Path], outdir: Path | str, options: BenchmarkOptions,
                   on_item: Callable[[str, str | None], None] | None = None) -> dict[str, Any]:
-    """Diarize, score and report; returns ``report.json``'s content."""
+    """Diarize, score and report; returns ``report.json``'s content. ``outdir`` may be a
+    URI (`diarefine.io.remote`): the outputs are scored from a local copy and the two
+    reports uploaded beside them."""
     import functools
+    import tempfile
 
     from diarefine.batch import BatchItem, check_writable, run_batch
     from diarefine.bench.run import RTTM_DIR, BenchOutputs, BenchRunner, bench_settings
+    from diarefine.io.remote import RemoteFolder, is_uri
 
     manifests = [manifest_file(m) for m in manifests]
     recordings = read_recordings(manifests)
-    check_writable(outdir)
+    remote = RemoteFolder(str(outdir)) if is_uri(outdir) else None
+    remote.check_writable() if remote else check_writable(Path(outdir))
     config = options.config
-    refined = config.refiner.name != "none"
-    outputs = BenchOutputs(bench_settings(config), refined)
+    outputs = BenchOutputs(bench_settings(config), config.refiner.name != "none")
     started = time.perf_counter()
-    batch = run_batch([BatchItem(r.uri, r.audio) for r in recordings], outdir / RTTM_DIR,
+    batch = run_batch([BatchItem(r.uri, r.audio) for r in recordings],
+                      f"{remote.uri}/{RTTM_DIR}" if remote else Path(outdir) / RTTM_DIR,
                       functools.partial(BenchRunner, config, options.device),
                       options.overwrite, options.jobs, on_item, outputs,
                       options.engine, options.address, options.device)
     wall = time.perf_counter() - started
-    report = score_outputs(recordings, manifests, outdir, options, batch.failed)
-    report["speed"].update(wall_seconds_this_run=round(wall, 3), jobs=options.jobs,
-                           engine=options.engine,
-                           diarized_this_run=len(batch.done), reused=len(batch.skipped))
-    write_report(outdir, report, recordings, options)
+    with tempfile.TemporaryDirectory(prefix="diarefine-bench-") as scratch:
+        local = Path(scratch) if remote else Path(outdir)
+        if remote:
+            _download(RemoteFolder(f"{remote.uri}/{RTTM_DIR}"), local / RTTM_DIR, outputs,
+                      [r.uri for r in recordings])
+        report = score_outputs(recordings, manifests, local, options, batch.failed)
+        report["speed"].update(wall_seconds_this_run=round(wall, 3), jobs=options.jobs,
+                               engine=options.engine,
+                               diarized_this_run=len(batch.done), reused=len(batch.skipped))
+        write_report(local, report, recordings, options)
+        for name in ("report.json", "report.html") if remote else ():
+            remote.upload(local / name, name)
     return report
+
+
+def _download(folder: RemoteFolder, local: Path, outputs: BenchOutputs,
+              uris: Sequence[str]) -> None:
+    """The files of every recording's outputs that are in the remote ``folder``."""
+    for uri in uris:
+        for path in outputs.paths(local, uri):
+            if folder.exists(path.name):
+                folder.download(path.name, path)
 
 
 def score_outputs(recordings: Sequence[Recording], manifests: Sequence[Path], outdir: Path,

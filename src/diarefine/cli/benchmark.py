@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from diarefine.config import PipelineConfig, RefinerConfig
-from diarefine.engines.options import batch_jobs, engine_options
+from diarefine.engines.options import OutputFolder, batch_jobs, engine_options
 from diarefine.metrics.score import ScoreSettings
 
 
@@ -60,8 +60,8 @@ def summary_text(report: dict) -> str:
 @click.argument("manifests", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", "outdir", required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for rttm/<uri>.rttm, report.json and report.html.")
+              type=OutputFolder(), help="Folder (or URI: s3://..., docs/ray.md) for "
+              "rttm/<uri>.rttm, report.json and report.html.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file overriding the tuned defaults.")
 @click.option("--refiner", default=None,
@@ -84,7 +84,7 @@ def summary_text(report: dict) -> str:
 @click.option("--overwrite", is_flag=True, help="Diarize again recordings already done.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @engine_options
-def benchmark(manifests: tuple[Path, ...], outdir: Path, config_path: Path | None,
+def benchmark(manifests: tuple[Path, ...], outdir: Path | str, config_path: Path | None,
               refiner: str | None, collar: float, skip_overlap: bool, device: str,
               against: Path | None, worst: int, report_audio: str, overwrite: bool,
               quiet: bool, jobs: int | None, engine: str, address: str | None) -> None:
@@ -121,6 +121,6 @@ def benchmark(manifests: tuple[Path, ...], outdir: Path, config_path: Path | Non
     report = run_benchmark(list(manifests), outdir, options, item)
     bar.close()
     click.echo(summary_text(report))
-    click.echo(f"\n{outdir / 'report.json'}\n{outdir / 'report.html'}")
+    click.echo(f"\n{outdir}/report.json\n{outdir}/report.html")
     if report["run"]["failed"]:
         sys.exit(1)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from diarefine.batch import Outputs, collect_inputs, run_batch
 from diarefine.config import PipelineConfig, RefinerConfig
-from diarefine.engines.options import batch_jobs, engine_options
+from diarefine.engines.options import OutputFolder, batch_jobs, engine_options
 
 
 class _Progress:
@@ -35,7 +35,8 @@ class _Progress:
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "outdir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder for <uri>.rttm.")
+              type=OutputFolder(), help="Folder (or URI: s3://..., docs/ray.md) for "
+                                        "<uri>.rttm.")
 @click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers.")
 @click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many.")
 @click.option("--max-speakers", type=click.IntRange(min=1), help="At most this many.")
@@ -55,7 +56,7 @@ class _Progress:
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose RTTM already exists.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @engine_options
-def diarize(inputs: tuple[str, ...], outdir: Path, num_speakers: int | None,
+def diarize(inputs: tuple[str, ...], outdir: Path | str, num_speakers: int | None,
             min_speakers: int | None, max_speakers: int | None, device: str,
             config_path: Path | None, refiner: str | None, exclusive: bool, embeddings: bool,
             confidence: bool, overwrite: bool, quiet: bool, jobs: int | None, engine: str,

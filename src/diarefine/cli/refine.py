@@ -12,7 +12,7 @@ import click
 
 from diarefine.batch import collect_inputs, run_batch
 from diarefine.config import PipelineConfig, RefinerConfig
-from diarefine.engines.options import batch_jobs, engine_options
+from diarefine.engines.options import OutputFolder, batch_jobs, engine_options
 
 
 @dataclass
@@ -53,7 +53,8 @@ class RefineRunner:
 @click.option("--rttm", "rttm", required=True, type=click.Path(exists=True, path_type=Path),
               help="The system output: an RTTM file or a folder of *.rttm.")
 @click.option("-o", "--output", "outdir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder for <uri>.rttm.")
+              type=OutputFolder(), help="Folder (or URI: s3://..., docs/ray.md) for "
+                                        "<uri>.rttm.")
 @click.option("--refiner", default=None, help="none, shift, mlp, transformer, diffusion, "
               "contrastive, or a checkpoint/table path [default: the config's, else transformer].")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
@@ -61,7 +62,7 @@ class RefineRunner:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Redo recordings whose output exists.")
 @engine_options
-def refine(inputs: tuple[str, ...], rttm: Path, outdir: Path, refiner: str | None,
+def refine(inputs: tuple[str, ...], rttm: Path, outdir: Path | str, refiner: str | None,
            config_path: Path | None, device: str, overwrite: bool, jobs: int | None,
            engine: str, address: str | None) -> None:
     """Refine the turn boundaries of another system's RTTM for each AUDIO file (files,

@@ -42,3 +42,23 @@ def batch_jobs(engine: str, jobs: int | None, address: str | None) -> int | None
     if jobs is None and engine == "local":
         return 1
     return jobs
+
+
+class OutputFolder(click.ParamType):
+    """A local folder (a Path) or a folder given by URI (a str: ``s3://bucket/run``;
+    `diarefine.io.remote`), where the batch commands write."""
+
+    name = "FOLDER|URI"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> object:
+        from pathlib import Path
+
+        from diarefine.io.remote import is_uri
+
+        if isinstance(value, Path) or not is_uri(str(value)):
+            path = Path(str(value))
+            if path.exists() and not path.is_dir():
+                self.fail(f"{path} is a file, not a folder", param, ctx)
+            return path
+        return str(value)
