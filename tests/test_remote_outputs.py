@@ -82,3 +82,30 @@ def test_ray_workers_upload_the_local_engines_bytes(ray_session, tmp_path: Path 
     for uri_ in ("a", "bb", "ccc"):
         assert (tmp_path / "remote" / f"{uri_}.rttm").read_bytes() == \
             (tmp_path / "local" / f"{uri_}.rttm").read_bytes()
+
+
+def test_refiner_data_shards_by_uri_read_back_like_local_ones(tmp_path: Path) -> None:
+    import numpy as np
+
+    from diarefine.train.dataset import read_refiner_data
+    from diarefine.train.refiner_data import ShardOutputs, _remote_index, write_shard_index
+    from test_ray_engine import FakeShardRunner
+
+    uris = ["a", "bb", "ccc"]
+    outputs = ShardOutputs('{"x": 1}')
+    remote = (tmp_path / "remote").as_uri()
+    report = run_batch(fake_items(tmp_path / "in", uris), remote, FakeShardRunner,
+                       outputs=outputs)
+    assert sorted(report.done) == uris
+    run_batch(fake_items(tmp_path / "in", uris), tmp_path / "local", FakeShardRunner,
+              outputs=outputs)
+    assert _remote_index(remote, uris, outputs.config) == \
+        write_shard_index(tmp_path / "local", uris, outputs.config) == 2 + 3 + 4
+    assert (tmp_path / "remote" / "index.json").read_bytes() == \
+        (tmp_path / "local" / "index.json").read_bytes()
+    local = read_refiner_data([tmp_path / "local" / "index.json"])
+    for given in (f"{remote}/index.json", remote):
+        got = read_refiner_data([given])
+        assert got.recordings == local.recordings
+        np.testing.assert_array_equal(got.frames, local.frames)
+        np.testing.assert_array_equal(got.offset, local.offset)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from diarefine.config import PipelineConfig
-from diarefine.engines.options import batch_jobs, engine_options
+from diarefine.engines.options import OutputFolder, batch_jobs, engine_options
 
 ONE_FILE = (".h5", ".hdf5")
 
@@ -17,15 +17,16 @@ ONE_FILE = (".h5", ".hdf5")
 @click.command("refiner-data")
 @click.argument("inputs", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="An HDF5 file to write (atomically), or a folder for one HDF5 shard per "
-                   "recording and index.json (any --jobs or --engine; resumable).")
+@click.option("-o", "--output", required=True, type=OutputFolder(files=True),
+              help="An HDF5 file to write (atomically), or a folder (or a URI: s3://..., "
+                   "docs/ray.md) for one HDF5 shard per recording and index.json (any "
+                   "--jobs or --engine; resumable).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file of the pipeline whose errors are learned.")
 @click.option("--overwrite", is_flag=True, help="Redo the shards already in the folder.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @engine_options
-def refiner_data(inputs: tuple[Path, ...], output: Path, config_path: Path | None,
+def refiner_data(inputs: tuple[Path, ...], output: Path | str, config_path: Path | None,
                  overwrite: bool, quiet: bool, jobs: int | None, engine: str,
                  address: str | None) -> None:
     """Diarize every recording of INPUT (manifests, or folders written by `diarefine
@@ -33,13 +34,13 @@ def refiner_data(inputs: tuple[Path, ...], output: Path, config_path: Path | Non
     Train on a shard folder by giving train-refiner its FOLDER/index.json."""
     jobs = batch_jobs(engine, jobs, address)
     config = PipelineConfig.from_toml(config_path) if config_path else PipelineConfig()
-    if output.suffix.lower() not in ONE_FILE:
+    if not str(output).lower().endswith(ONE_FILE):
         _shards(inputs, output, config, quiet, overwrite, jobs=jobs, engine=engine,
                 address=address)
         return
-    if engine != "local" or jobs != 1:
-        raise click.UsageError("one HDF5 file is written by one process: give -o a folder "
-                               "for shards (--jobs, --engine ray)")
+    if isinstance(output, str) or engine != "local" or jobs != 1:
+        raise click.UsageError("one HDF5 file is written by one process, locally: give -o "
+                               "a folder for shards (--jobs, --engine ray, a URI)")
     from diarefine.train.refiner_data import build_refiner_data
 
     def progress(uri: str, done: int, total: int) -> None:
@@ -52,7 +53,7 @@ def refiner_data(inputs: tuple[Path, ...], output: Path, config_path: Path | Non
         sys.exit(1)
 
 
-def _shards(inputs: tuple[Path, ...], folder: Path, config: PipelineConfig, quiet: bool,
+def _shards(inputs: tuple[Path, ...], folder: Path | str, config: PipelineConfig, quiet: bool,
             overwrite: bool, **engine: object) -> None:
     from diarefine.train.refiner_data import INDEX, build_refiner_shards
 
@@ -67,6 +68,6 @@ def _shards(inputs: tuple[Path, ...], folder: Path, config: PipelineConfig, quie
 
     report, count = build_refiner_shards(inputs, folder, config, on_item, overwrite, **engine)
     click.echo(report.summary().replace("diarized", "made"), err=True)
-    click.echo(f"{folder / INDEX}: {count} boundaries", err=True)
+    click.echo(f"{folder}/{INDEX}: {count} boundaries", err=True)
     if report.failed or count == 0:
         sys.exit(1)

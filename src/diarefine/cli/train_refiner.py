@@ -9,17 +9,33 @@ from pathlib import Path
 import click
 
 
+class DataInput(click.ParamType):
+    """An existing local file (a Path), or a file given by URI (a str)."""
+
+    name = "FILE|URI"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> object:
+        from diarefine.io.remote import is_uri
+
+        if is_uri(str(value)):
+            return str(value)
+        return click.Path(exists=True, dir_okay=False, path_type=Path).convert(
+            value, param, ctx)
+
+
 @click.command("train-refiner")
 @click.argument("config")
-@click.option("--train", "train_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="refiner-data HDF5 file(s) to learn from (repeat the option).")
-@click.option("--select", "select_files", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="refiner-data HDF5 file(s) of the selection sets (epoch, threshold).")
+@click.option("--train", "train_files", multiple=True, type=DataInput(),
+              help="refiner-data HDF5 file(s) or shard index(es) (FOLDER/index.json, also "
+                   "by URI) to learn from (repeat the option).")
+@click.option("--select", "select_files", multiple=True, required=True, type=DataInput(),
+              help="refiner-data HDF5 file(s) or shard index(es) of the selection sets "
+                   "(epoch, threshold).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Checkpoint to write (.safetensors, with a .json beside it).")
-def train_refiner(config: str, train_files: tuple[Path, ...], select_files: tuple[Path, ...],
+def train_refiner(config: str, train_files: tuple[Path | str, ...],
+                  select_files: tuple[Path | str, ...],
                   output: Path) -> None:
     """Train the refiner CONFIG (a variant name, e.g. mlp, or a TOML file) and choose its
     abstention threshold on the selection sets; recordings and speakers must not be shared

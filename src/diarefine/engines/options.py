@@ -50,6 +50,9 @@ class OutputFolder(click.ParamType):
 
     name = "FOLDER|URI"
 
+    def __init__(self, files: bool = False) -> None:
+        self.files = files  # a local file is accepted too
+
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> object:
         from pathlib import Path
@@ -58,7 +61,7 @@ class OutputFolder(click.ParamType):
 
         if isinstance(value, Path) or not is_uri(str(value)):
             path = Path(str(value))
-            if path.exists() and not path.is_dir():
+            if not self.files and path.exists() and not path.is_dir():
                 self.fail(f"{path} is a file, not a folder", param, ctx)
             return path
         return str(value)

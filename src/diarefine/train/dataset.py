@@ -52,7 +52,7 @@ class RefinerData:
                            self.recording[rows], self.recordings, self.sources)
 
 
-def refiner_files(path: str | Path) -> list[Path]:
+def refiner_files(path: str | Path, check: bool = True) -> list[Path]:
     """The HDF5 files behind one input: the file itself, or the shards listed by a shard
     index (``index.json`` of `diarefine.train.refiner_data.build_refiner_shards`), or by
     the index inside a folder of shards."""
@@ -69,7 +69,7 @@ def refiner_files(path: str | Path) -> list[Path]:
     if not isinstance(listing, dict) or listing.get("format") != INDEX_FORMAT:
         raise DiarefineError(f"{index}: not a refiner-data shard index")
     files = [index.parent / shard["file"] for shard in listing["shards"]]
-    absent = [str(f) for f in files if not f.is_file()]
+    absent = [str(f) for f in files if check and not f.is_file()]
     if absent:
         raise DiarefineError(f"{index}: shards listed but absent: {absent[:3]}")
     return files
@@ -77,7 +77,36 @@ def refiner_files(path: str | Path) -> list[Path]:
 
 def read_refiner_data(paths: Sequence[str | Path]) -> RefinerData:
     """Concatenate HDF5 files, each given itself or by a shard index or folder
-    (`refiner_files`); recordings listed in two files are refused."""
+    (`refiner_files`); recordings listed in two files are refused. An index or file given
+    by URI (``s3://.../index.json``; `diarefine.io.remote`) is read from a local copy."""
+    import tempfile
+
+    from diarefine.io.remote import is_uri
+
+    if not any(is_uri(p) for p in paths):
+        return _read_local(paths)
+    with tempfile.TemporaryDirectory(prefix="diarefine-data-") as scratch:
+        return _read_local([_fetch(str(p), Path(scratch) / str(k)) if is_uri(p) else p
+                            for k, p in enumerate(paths)])
+
+
+def _fetch(uri: str, local: Path) -> Path:
+    """A refiner-data file, or a shard index and its shards, copied from ``uri``."""
+    from diarefine.io.remote import RemoteFolder
+    from diarefine.train.refiner_data import INDEX
+
+    parent, name = uri.rstrip("/").rsplit("/", 1)
+    if not name.endswith((".json", ".h5", ".hdf5")):  # a folder of shards
+        parent, name = uri.rstrip("/"), INDEX
+    remote = RemoteFolder(parent)
+    remote.download(name, local / name)
+    if name.endswith(".json"):
+        for path in refiner_files(local / name, check=False):
+            remote.download(path.name, path)
+    return local / name
+
+
+def _read_local(paths: Sequence[str | Path]) -> RefinerData:
     import h5py
 
     parts: dict[str, list] = {k: [] for k in ("frames", "static", "offset", "matched", "time",

@@ -334,17 +334,38 @@ def build_refiner_shards(inputs: Sequence[str | Path], folder: str | Path,
     already there. Returns (the batch report, the number of boundaries indexed)."""
     import functools
 
+    from diarefine.io.remote import is_uri
+
     items = recordings_of(inputs)
     labelled = _labelled(items)
     config = config or PipelineConfig()
     outputs = ShardOutputs(json.dumps(config.to_dict()))
-    folder = Path(folder)
+    folder = str(folder) if is_uri(folder) else Path(folder)
     report = run_batch([BatchItem(rec.uri, rec.audio) for _, rec in items], folder,
                        functools.partial(ShardRunner, config, labelled), overwrite,
                        on_item=on_item, outputs=outputs, **engine)  # type: ignore[arg-type]
     made = set(report.done) | set(report.skipped)
-    return report, write_shard_index(folder, [rec.uri for _, rec in items if rec.uri in made],
-                                     outputs.config)
+    uris = [rec.uri for _, rec in items if rec.uri in made]
+    if isinstance(folder, Path):
+        return report, write_shard_index(folder, uris, outputs.config)
+    return report, _remote_index(folder, uris, outputs.config)
+
+
+def _remote_index(uri: str, uris: Sequence[str], config: str) -> int:
+    """`write_shard_index` for a folder given by URI: the shards are read from a local
+    copy (for their boundary counts), the index uploaded beside them."""
+    import tempfile
+
+    from diarefine.io.remote import RemoteFolder
+
+    remote = RemoteFolder(uri)
+    with tempfile.TemporaryDirectory(prefix="diarefine-index-") as scratch:
+        local = Path(scratch)
+        for name in uris:
+            remote.download(f"{name}.h5", local / f"{name}.h5")
+        count = write_shard_index(local, uris, config)
+        remote.upload(local / INDEX, INDEX)
+    return count
 
 
 def write_shard_index(folder: Path, uris: Sequence[str], config: str) -> int:
