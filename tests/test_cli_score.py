@@ -141,7 +141,7 @@ def test_core_paths_do_not_import_torch_or_ray() -> None:
             "diarefine.stages.refinement.oracle, diarefine.stages.refinement.features, "
             "diarefine.batch, diarefine.engines, diarefine.engines.options, diarefine.bench, "
             "diarefine.bench.report, diarefine.bench.protocol, diarefine.report.html, "
-            "diarefine.data.lhotse; "
+            "diarefine.data.lhotse, diarefine.io.remote, diarefine.engines.uploading; "
             "print('torch' in sys.modules, 'ray' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False False", proc.stderr
