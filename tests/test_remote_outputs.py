@@ -109,3 +109,64 @@ def test_refiner_data_shards_by_uri_read_back_like_local_ones(tmp_path: Path) ->
         assert got.recordings == local.recordings
         np.testing.assert_array_equal(got.frames, local.frames)
         np.testing.assert_array_equal(got.offset, local.offset)
+
+
+@pytest.fixture()
+def s3(monkeypatch: pytest.MonkeyPatch) -> object:
+    """A bucket on moto's S3 server (localhost), reached through s3fs as a user would
+    reach S3: credentials and ``AWS_ENDPOINT_URL`` in the environment."""
+    import importlib.util
+
+    from needs import require
+
+    missing = [m for m in ("moto", "s3fs", "flask") if importlib.util.find_spec(m) is None]
+    require(not missing, f"{missing} not installed (pip install 'diarefine[test]')")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                       ("AWS_DEFAULT_REGION", "us-east-1"),
+                       ("AWS_ENDPOINT_URL", f"http://{host}:{port}")):
+        monkeypatch.setenv(key, value)
+    import fsspec
+    import s3fs
+
+    fsspec.config.conf.pop("s3", None)
+    s3fs.S3FileSystem.clear_instance_cache()
+    fs = s3fs.S3FileSystem()
+    fs.mkdir("bucket")
+    yield fs
+    s3fs.S3FileSystem.clear_instance_cache()
+    server.stop()
+
+
+def test_s3_outputs_arrive_whole_and_a_cut_upload_is_redone(s3: object, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    items = fake_items(tmp_path / "in", ["a", "bb"])
+    local = run_batch(items, tmp_path / "local", FakeRunner, outputs=Outputs(settings="s1"))
+    assert sorted(local.done) == ["a", "bb"]
+    report = run_batch(items, "s3://bucket/run", FakeRunner, outputs=Outputs(settings="s1"))
+    assert sorted(report.done) == ["a", "bb"]
+    names = sorted(p.rsplit("/", 1)[1] for p in s3.ls("bucket/run", refresh=True))
+    assert names == ["a.rttm", "a.settings", "a.uploaded", "bb.rttm", "bb.settings",
+                     "bb.uploaded"]  # no temporary object left
+    assert s3.cat_file("bucket/run/a.rttm") == (tmp_path / "local" / "a.rttm").read_bytes()
+    assert run_batch(items, "s3://bucket/run", FakeRunner,
+                     outputs=Outputs(settings="s1")).skipped == ["a", "bb"]
+    real = RemoteFolder.upload
+
+    def cut(self: RemoteFolder, path: Path, name: str) -> None:
+        if name.endswith(".settings"):
+            raise OSError("connection reset")
+        real(self, path, name)
+
+    monkeypatch.setattr(RemoteFolder, "upload", cut)
+    failed = run_batch(items, "s3://bucket/run", FakeRunner, outputs=Outputs(settings="s2"))
+    assert sorted(failed.failed) == ["a", "bb"]
+    monkeypatch.setattr(RemoteFolder, "upload", real)
+    redo = run_batch(items, "s3://bucket/run", FakeRunner, outputs=Outputs(settings="s2"))
+    assert sorted(redo.done) == ["a", "bb"]
+    assert s3.cat_file("bucket/run/a.settings") == b"s2\n"
