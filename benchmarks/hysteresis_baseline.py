@@ -31,12 +31,11 @@ from pathlib import Path
 
 import numpy as np
 from paths import GENERATED
-from postprocess_baselines import SETS, compared
+from postprocess_baselines import SETS, compared, diarized
 
 from diarefine.config import PipelineConfig, RefinerConfig
 from diarefine.core.annotation import Annotation
 from diarefine.core.timeline import Timeline
-from diarefine.data.manifest import load_references, load_scoring_regions, read_manifest
 from diarefine.metrics import ScoreSettings, score_corpus
 from diarefine.stages.clustering.assign import assign_chunks
 from diarefine.stages.pipeline import DiarizationPipeline, _clip
@@ -64,17 +63,11 @@ class Kept:
 
 def keep(pipeline: DiarizationPipeline, manifests: list[Path]) -> list[Kept]:
     out = []
-    for manifest in manifests:
-        recs = read_manifest(manifest)
-        refs, uems = load_references(recs), load_scoring_regions(recs)
-        for rec in recs:
-            seen: dict[str, object] = {}
-            result = pipeline(rec.audio, uri=rec.uri, hook=seen.__setitem__)
-            assignment, centroids = assign_chunks(seen["embeddings"], seen["clustering"])
-            assert np.array_equal(assignment, seen["assignment"]), rec.uri
-            out.append(Kept(rec.uri, refs[rec.uri], uems[rec.uri], result.duration,
-                            seen["segmentation"], assignment, centroids, seen["windows"],
-                            result.diarization))
+    for rec, ref, uem, result, seen in diarized(pipeline, manifests):
+        assignment, centroids = assign_chunks(seen["embeddings"], seen["clustering"])
+        assert np.array_equal(assignment, seen["assignment"]), rec.uri
+        out.append(Kept(rec.uri, ref, uem, result.duration, seen["segmentation"], assignment,
+                        centroids, seen["windows"], result.diarization))
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 from paths import REPO
@@ -35,18 +36,22 @@ GRID = {"median_filter": (1, 11, 21, 31, 41), "min_duration_on": (0.0, 0.1, 0.2)
         "min_duration_off": (0.0, 0.1, 0.2, 0.4)}
 
 
-def activations(pipeline: DiarizationPipeline, manifests: list[Path]) -> list[tuple]:
-    """(recording, reference, uem, final FrameScores, duration) of every recording."""
-    out = []
+def diarized(pipeline: DiarizationPipeline, manifests: list[Path]) -> Iterator[tuple]:
+    """(recording, reference, uem, pipeline output, hooked artifacts) of every recording."""
     for manifest in manifests:
         recs = read_manifest(manifest)
         refs, uems = load_references(recs), load_scoring_regions(recs)
         for rec in recs:
             seen: dict[str, object] = {}
             result = pipeline(rec.audio, uri=rec.uri, hook=seen.__setitem__)
-            scores = seen.get("reassignment", seen.get("reconstruction"))
-            out.append((rec.uri, refs[rec.uri], uems[rec.uri], scores, result.duration))
-    return out
+            yield rec, refs[rec.uri], uems[rec.uri], result, seen
+
+
+def activations(pipeline: DiarizationPipeline, manifests: list[Path]) -> list[tuple]:
+    """(recording, reference, uem, final FrameScores, duration) of every recording."""
+    return [(rec.uri, ref, uem, seen.get("reassignment", seen.get("reconstruction")),
+             result.duration)
+            for rec, ref, uem, result, seen in diarized(pipeline, manifests)]
 
 
 def diarize(items: list[tuple], post: PostProcessor) -> dict:

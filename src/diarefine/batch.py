@@ -111,6 +111,20 @@ def check_writable(outdir: Path) -> None:
                              ) from None
 
 
+def settings_digest(config: object, **extra: object) -> str:
+    """A digest of everything that shapes a recording's outputs: the pipeline
+    configuration, ``extra`` (e.g. the speaker counts) and diarefine's version; written
+    beside the outputs, so a rerun with other settings redoes the recording."""
+    import hashlib
+    import json
+
+    from diarefine import __version__
+
+    text = json.dumps({"config": config.to_dict(), **extra,  # type: ignore[attr-defined]
+                       "version": __version__}, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def output_path(outdir: Path, uri: str) -> Path:
     return outdir / f"{uri}.rttm"
 

@@ -93,7 +93,7 @@ def run_benchmark(manifests: Sequence[Path], outdir: Path | str, options: Benchm
     import tempfile
 
     from diarefine.batch import BatchItem, check_writable, run_batch
-    from diarefine.bench.run import RTTM_DIR, BenchOutputs, BenchRunner, bench_settings
+    from diarefine.bench.run import RTTM_DIR, BenchRunner, bench_outputs
     from diarefine.io.remote import RemoteFolder, is_uri
 
     manifests = [manifest_file(m) for m in manifests]
@@ -101,7 +101,7 @@ def run_benchmark(manifests: Sequence[Path], outdir: Path | str, options: Benchm
     remote = RemoteFolder(str(outdir)) if is_uri(outdir) else None
     remote.check_writable() if remote else check_writable(Path(outdir))
     config = options.config
-    outputs = BenchOutputs(bench_settings(config), config.refiner.name != "none")
+    outputs = bench_outputs(config)
     started = time.perf_counter()
     batch = run_batch([BatchItem(r.uri, r.audio) for r in recordings],
                       f"{remote.uri}/{RTTM_DIR}" if remote else Path(outdir) / RTTM_DIR,
@@ -138,13 +138,13 @@ def score_outputs(recordings: Sequence[Recording], manifests: Sequence[Path], ou
     """Score whatever is in ``OUTDIR/rttm`` for these recordings; the protocol on top."""
     from diarefine.bench.protocol import protocol
     from diarefine.bench.report import Corpus, against, build_report
-    from diarefine.bench.run import RTTM_DIR, BenchOutputs, bench_settings, read_timing
+    from diarefine.bench.run import RTTM_DIR, bench_outputs, read_timing
     from diarefine.data.manifest import load_references, load_scoring_regions
 
     folder = outdir / RTTM_DIR
     # only outputs made with these settings: a recording that failed now keeps no stale
     # output of an earlier configuration in the scores
-    current = BenchOutputs(bench_settings(options.config), options.config.refiner.name != "none")
+    current = bench_outputs(options.config)
     timings = {r.uri: t for r in recordings
                if current.done(folder, r.uri) and (t := read_timing(folder, r.uri))}
     scorable = [r for r in recordings if r.rttm is not None and r.uri in timings]
@@ -153,9 +153,8 @@ def score_outputs(recordings: Sequence[Recording], manifests: Sequence[Path], ou
                              "nothing to score")
     uris = [r.uri for r in scorable]
     uems = {u: t for u, t in load_scoring_regions(scorable).items() if t is not None}
-    refined = options.config.refiner.name != "none"
     corpus = Corpus(load_references(scorable), uems or None, load_outputs(folder, uris),
-                    load_outputs(folder, uris, ".unrefined.rttm") if refined else None)
+                    load_outputs(folder, uris, ".unrefined.rttm") if current.refined else None)
     report = build_report(corpus, options.settings, {u: timings[u] for u in uris},
                           options.worst)
     report["protocol"] = protocol(options.config, options.settings.collar,

@@ -24,7 +24,7 @@ from diarefine.metrics.boundaries import BoundaryReport, analyze_boundaries, jso
 from diarefine.metrics.boundary_matching import KINDS, MATCHED
 from diarefine.metrics.boundary_zones import error_intervals
 from diarefine.metrics.collar_sweep import collar_sweep
-from diarefine.metrics.score import ScoreReport, ScoreSettings, score_corpus
+from diarefine.metrics.score import ScoreReport, ScoreSettings, score_corpus, with_rates
 from diarefine.metrics.speaker_count import corpus_breakdown
 
 #: histogram of signed boundary errors: 25 ms bins over the matching tolerance
@@ -57,16 +57,6 @@ def boundary_section(corpus: Corpus, system: Mapping[str, Annotation]) -> dict[s
     return {"overall": jsonable(report.overall), "by_kind": jsonable(report.by_kind),
             "histogram": error_histogram(report),
             "files": {uri: jsonable(f.stats) for uri, f in sorted(report.files.items())}}
-
-
-def with_rates(scores: Mapping[str, Any]) -> dict[str, Any]:
-    """``Scores.as_dict`` (component times in seconds) plus each component as a fraction
-    of the scored time (``miss_rate``, ...; None when nothing was scored)."""
-    out = dict(scores)
-    scored = scores["scored"] or 0.0
-    for key in ("miss", "false_alarm", "confusion"):
-        out[f"{key}_rate"] = scores[key] / scored if scored > 0 else None
-    return out
 
 
 def interval_of(report: ScoreReport) -> dict[str, float] | None:

@@ -10,7 +10,6 @@ there with the same digest, so the timings of an interrupted run are kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -95,11 +94,14 @@ class BenchOutputs:
 
 def bench_settings(config: PipelineConfig) -> str:
     """A digest of the configuration (refiner included) and diarefine's version."""
-    from diarefine import __version__
+    from diarefine.batch import settings_digest
 
-    text = json.dumps({"config": config.to_dict(), "version": __version__}, sort_keys=True,
-                      default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return settings_digest(config)
+
+
+def bench_outputs(config: PipelineConfig) -> BenchOutputs:
+    """What a benchmark with ``config`` writes per recording (and finds when done)."""
+    return BenchOutputs(bench_settings(config), config.refiner.name != "none")
 
 
 def read_timing(outdir: Path, uri: str) -> dict[str, float] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from diarefine.batch import Outputs, collect_inputs, run_batch
+from diarefine.batch import Outputs, collect_inputs, run_batch, settings_digest
 from diarefine.config import PipelineConfig, RefinerConfig
 from diarefine.engines.options import OutputFolder, batch_jobs, engine_options
 
@@ -84,27 +84,13 @@ def diarize(inputs: tuple[str, ...], outdir: Path | str, num_speakers: int | Non
         PipelineRunner, config, device, num_speakers, min_speakers, max_speakers,
         progress.hook if jobs == 1 and engine == "local" else _no_hook)
     outputs = Outputs(exclusive, embeddings, settings_digest(
-        config, num_speakers, min_speakers, max_speakers), confidence)
+        config, speakers=[num_speakers, min_speakers, max_speakers]), confidence)
     report = run_batch(items, outdir, factory, overwrite, jobs, progress.item, outputs,
                        engine=engine, address=address, device=device)
     progress.bar.close()
     click.echo(report.summary(), err=True)
     if report.failed:
         sys.exit(1)
-
-
-def settings_digest(config: PipelineConfig, num: int | None, low: int | None,
-                    high: int | None) -> str:
-    """A digest of everything that shapes a recording's output: the configuration, the
-    speaker counts and diarefine's version (a rerun with other settings redoes the file)."""
-    import hashlib
-    import json
-
-    from diarefine import __version__
-
-    text = json.dumps({"config": config.to_dict(), "speakers": [num, low, high],
-                       "version": __version__}, sort_keys=True, default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_speaker_counts(num: int | None, low: int | None, high: int | None) -> None:

@@ -61,6 +61,17 @@ class Scores:
         return {k: (None if math.isnan(v) else float(v)) for k, v in values.items()}
 
 
+def with_rates(values: Mapping[str, float | None]) -> dict[str, float | None]:
+    """`Scores.as_dict` (component times in seconds) plus each component as a fraction of
+    the scored time: ``miss_rate``, ``false_alarm_rate``, ``confusion_rate`` (None when
+    nothing was scored)."""
+    out = dict(values)
+    scored = values["scored"] or 0.0
+    for key in ("miss", "false_alarm", "confusion"):
+        out[f"{key}_rate"] = values[key] / scored if scored > 0 else None  # type: ignore[operator]
+    return out
+
+
 @dataclass(frozen=True)
 class FileScore:
     uri: str

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from diarefine.metrics.score import ScoreReport, Scores
+from diarefine.metrics.score import ScoreReport, Scores, with_rates
 
 COLUMNS = (
-    ("DER%", "der", 100.0), ("Miss%", "miss_rate", 100.0), ("FA%", "fa_rate", 100.0),
-    ("Conf%", "conf_rate", 100.0), ("Scored s", "scored", 1.0), ("Miss s", "miss", 1.0),
+    ("DER%", "der", 100.0), ("Miss%", "miss_rate", 100.0), ("FA%", "false_alarm_rate", 100.0),
+    ("Conf%", "confusion_rate", 100.0), ("Scored s", "scored", 1.0), ("Miss s", "miss", 1.0),
     ("FA s", "false_alarm", 1.0), ("Conf s", "confusion", 1.0), ("JER%", "jer", 100.0),
     ("B3-P", "b3_precision", 1.0), ("B3-R", "b3_recall", 1.0), ("B3-F1", "b3_f1", 1.0),
     ("MI", "mi", 1.0), ("NMI", "nmi", 1.0),
@@ -16,11 +16,7 @@ COLUMNS = (
 
 
 def _row(name: str, scores: Scores) -> list[str]:
-    values = scores.as_dict()
-    scored = values["scored"] or 0.0
-    for key, part in (("miss_rate", "miss"), ("fa_rate", "false_alarm"),
-                      ("conf_rate", "confusion")):
-        values[key] = values[part] / scored if scored > 0 else None
+    values = with_rates(scores.as_dict())
     cells = [name]
     for _, key, scale in COLUMNS:
         value = values[key]
