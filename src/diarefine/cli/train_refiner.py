@@ -58,7 +58,8 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
         raise click.UsageError("--train is required for a learned refiner")
     from diarefine.models.refiners.checkpoint import save_refiner
     from diarefine.train.dataset import check_disjoint
-    from diarefine.train.loop import TrainConfig, choose_threshold
+    from diarefine.models.refiners.common import has_activity
+    from diarefine.train.loop import TrainConfig, choose_activity_settings, choose_threshold
     from diarefine.train.loop import train_refiner as train
 
     if output.suffix != ".safetensors":
@@ -75,10 +76,19 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
     threshold, curve = choose_threshold(model, select_data)
     for t, der in curve:
         click.echo(f"  abstain below {t:8.3f}: selection DER {der:.2f} %", err=True)
+    activity = None
+    if has_activity(model):
+        settings, tried = choose_activity_settings(model, select_data, threshold)
+        for tried_settings, pooled, per_source in tried:
+            sources = ", ".join(f"{k} {v:.2f}" for k, v in per_source.items())
+            click.echo(f"  activity {tried_settings}: selection DER {pooled:.2f} % ({sources})",
+                       err=True)
+        activity = settings.to_dict()
+        click.echo(f"activity edits: {activity if settings.active else 'none'}", err=True)
     provenance = {"train": [str(p) for p in train_files], "select": [str(p) for p in select_files],
                   "train_recordings": len(train_data.recordings),
                   "train_boundaries": len(train_data), "config": cfg.__dict__,
                   "selection_curve": curve}
     save_refiner(model, cfg.variant, cfg.model, output, threshold, json.loads(
-        json.dumps(provenance, default=str)))
+        json.dumps(provenance, default=str)), activity)
     click.echo(f"{output}: {cfg.variant}, abstain below {threshold:.3f}", err=True)

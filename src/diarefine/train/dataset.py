@@ -31,7 +31,8 @@ class RecordingRow:
 class RefinerData:
     """Boundaries of one or more files: ``frames`` (n, W, C), ``static`` (n, S),
     ``offset`` (n,) (NaN: spurious), ``matched``, ``time``, ``index`` (in the recording's
-    `boundaries_of` list), ``recording`` (n,) row of ``recordings``."""
+    `boundaries_of` list), ``recording`` (n,) row of ``recordings``, ``partner`` (n,)
+    the window's speaker B ("": none; ``None`` for files written before it was stored)."""
 
     frames: NDArray[np.float32]
     static: NDArray[np.float32]
@@ -42,6 +43,7 @@ class RefinerData:
     recording: NDArray[np.int64]
     recordings: tuple[RecordingRow, ...]
     sources: tuple[str, ...]
+    partner: NDArray[np.object_] | None = None
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -49,7 +51,8 @@ class RefinerData:
     def subset(self, rows: NDArray) -> RefinerData:
         return RefinerData(self.frames[rows], self.static[rows], self.offset[rows],
                            self.matched[rows], self.time[rows], self.index[rows],
-                           self.recording[rows], self.recordings, self.sources)
+                           self.recording[rows], self.recordings, self.sources,
+                           None if self.partner is None else self.partner[rows])
 
 
 def refiner_files(path: str | Path, check: bool = True) -> list[Path]:
@@ -110,7 +113,7 @@ def _read_local(paths: Sequence[str | Path]) -> RefinerData:
     import h5py
 
     parts: dict[str, list] = {k: [] for k in ("frames", "static", "offset", "matched", "time",
-                                              "index", "recording")}
+                                              "index", "recording", "partner")}
     rows: list[RecordingRow] = []
     for path in [file for given in paths for file in refiner_files(given)]:
         try:
@@ -131,6 +134,9 @@ def _read_local(paths: Sequence[str | Path]) -> RefinerData:
             b = h5["boundaries"]
             first = len(rows) - len(rec["uri"])
             for key in parts:
+                if key == "partner":
+                    parts[key].append(b[key].asstr()[:].astype(object) if key in b else None)
+                    continue
                 values = b[key][:]
                 parts[key].append(values + first if key == "recording" else values)
     uris = [r.uri for r in rows]
@@ -139,12 +145,14 @@ def _read_local(paths: Sequence[str | Path]) -> RefinerData:
         raise DiarefineError(f"recordings in more than one file: {twice[:5]}")
     if not parts["offset"]:
         raise DiarefineError(f"no boundaries in {list(map(str, paths))}")
+    partners = parts.pop("partner")
     cat = {k: np.concatenate(v) for k, v in parts.items()}
+    partner = None if any(p is None for p in partners) else np.concatenate(partners)
     return RefinerData(cat["frames"].astype(np.float32), cat["static"].astype(np.float32),
                        cat["offset"].astype(np.float32), cat["matched"].astype(bool),
                        cat["time"], cat["index"].astype(np.int64),
                        cat["recording"].astype(np.int64), tuple(rows),
-                       tuple(sorted({r.source for r in rows})))
+                       tuple(sorted({r.source for r in rows})), partner)
 
 
 def check_disjoint(train: RefinerData, select: RefinerData) -> list[str]:

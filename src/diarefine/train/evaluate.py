@@ -15,15 +15,20 @@ from numpy.typing import NDArray
 
 from diarefine.core.annotation import Annotation
 from diarefine.metrics import ScoreSettings, score_corpus
+from diarefine.stages.refinement.activity import ActivitySettings, activity_edits
 from diarefine.stages.refinement.edits import apply_moves, boundaries_of, change_links
 from diarefine.train.dataset import RefinerData
 
 
 def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
-                    rows: Sequence[int] | None = None) -> dict[str, Annotation]:
+                    rows: Sequence[int] | None = None,
+                    activity: tuple[NDArray, ActivitySettings] | None = None
+                    ) -> dict[str, Annotation]:
     """Each recording's system output with ``moves`` (n,) seconds applied to its stored
-    boundaries (0: unmoved; NaN: abstained), cut at the end of its scoring region (the
-    pipeline cuts at the end of the audio; the UEMs of the sets here cover whole files)."""
+    boundaries (0: unmoved; NaN: abstained), then the activity edits of ``activity``
+    (probabilities (n, W, 2), settings) where given, cut at the end of its scoring region
+    (the pipeline cuts at the end of the audio; the UEMs of the sets here cover whole
+    files)."""
     out = {}
     chosen = range(len(data.recordings)) if rows is None else rows
     for r in chosen:
@@ -33,7 +38,16 @@ def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
         asked = {int(data.index[i]): float(moves[i]) for i in mine
                  if np.isfinite(moves[i]) and moves[i] != 0.0}
         refined = apply_moves(bounds, asked, change_links(bounds)) if asked else rec.system
-        if asked and rec.uem is not None and len(rec.uem.bounds):
+        edit = activity is not None and activity[1].active and len(mine) > 0
+        if edit:
+            assert activity is not None and data.partner is not None
+            end = float(rec.uem.bounds[-1, 1]) if rec.uem is not None and len(rec.uem.bounds) \
+                else None
+            refined = activity_edits(refined, data.time[mine],
+                                     [bounds.speakers[j] for j in data.index[mine]],
+                                     list(data.partner[mine]), activity[0][mine], activity[1],
+                                     end)
+        if (asked or edit) and rec.uem is not None and len(rec.uem.bounds):
             end = float(rec.uem.bounds[-1, 1])
             refined = refined.with_turns(type(t)(t.start, min(t.end, end), t.speaker)
                                          for t in refined.turns if t.start < end)
@@ -52,3 +66,10 @@ def der_of(data: RefinerData, hypotheses: dict[str, Annotation], collar: float =
                           {r.uri: r.uem for r in recs if r.uem is not None},
                           ScoreSettings(collar=collar))
     return 100 * result.overall.der.der
+
+
+def der_by_source(data: RefinerData, hypotheses: dict[str, Annotation]) -> dict[str, float]:
+    """DER (%) of each source (input set) of ``data``, as `der_of`."""
+    return {source: der_of(data, hypotheses, rows=[r for r, rec in enumerate(data.recordings)
+                                                   if rec.source == source])
+            for source in data.sources}

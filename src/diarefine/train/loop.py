@@ -27,9 +27,11 @@ import torch
 
 from diarefine.errors import DiarefineError
 from diarefine.models.refiners import VARIANTS, WindowSpec
+from diarefine.models.refiners.common import has_activity, predict_activity
 from diarefine.models.refiners.common import predict as predict_windows
 from diarefine.train.dataset import RefinerData
-from diarefine.train.evaluate import der_of, refined_outputs
+from diarefine.stages.refinement.activity import ActivitySettings
+from diarefine.train.evaluate import der_by_source, der_of, refined_outputs
 from diarefine.train.losses import LOSSES
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -76,9 +78,17 @@ class TrainConfig:
         return cls(data["variant"], model, **train)
 
 
-def tensors(data: RefinerData) -> tuple[torch.Tensor, ...]:
-    return (torch.from_numpy(data.frames), torch.from_numpy(data.static),
-            torch.from_numpy(data.offset), torch.from_numpy(data.matched))
+def tensors(data: RefinerData, activity: bool = False) -> tuple[torch.Tensor, ...]:
+    """The training batches' columns (`diarefine.train.losses`); with ``activity`` the
+    activity head's targets and mask too."""
+    out = (torch.from_numpy(data.frames), torch.from_numpy(data.static),
+           torch.from_numpy(data.offset), torch.from_numpy(data.matched))
+    if not activity:
+        return out
+    from diarefine.train.activity import activity_targets
+
+    target, mask = activity_targets(data, data.frames.shape[1])
+    return (*out, torch.from_numpy(target), torch.from_numpy(mask))
 
 
 def build_model(config: TrainConfig, data: RefinerData) -> torch.nn.Module:
@@ -112,7 +122,8 @@ def train_refiner(config: TrainConfig, train: RefinerData, select: RefinerData,
     model = build_model(config, train)
     task = _Task(model, config)
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(*tensors(train)), batch_size=config.batch_size,
+        torch.utils.data.TensorDataset(*tensors(train, has_activity(model))),
+        batch_size=config.batch_size,
         shuffle=True, generator=torch.Generator().manual_seed(config.seed))
     keeper = _KeepBest(select, log)
     trainer = L.Trainer(max_epochs=config.epochs, accelerator="cpu", devices=1,
@@ -138,6 +149,23 @@ def choose_threshold(model: torch.nn.Module, select: RefinerData,
         curve.append((threshold, der_of(select, refined_outputs(select, moves))))
     best = min(curve, key=lambda c: (round(c[1], 6), -c[0]))
     return best[0], curve
+
+
+def choose_activity_settings(model: torch.nn.Module, select: RefinerData, abstain: float
+                             ) -> tuple[ActivitySettings, list]:
+    """The activity edits' settings (`diarefine.train.activity.choose_activity`) on top
+    of the boundary moves made with the abstention threshold ``abstain``."""
+    from diarefine.train.activity import choose_activity
+
+    offset, confidence = predict(model, select)
+    moves = np.where(confidence >= abstain, offset, np.nan)
+    probs = predict_activity(model, select.frames, select.static)
+
+    def score(settings: ActivitySettings) -> tuple[float, dict[str, float]]:
+        hypotheses = refined_outputs(select, moves, activity=(probs, settings))
+        return der_of(select, hypotheses), der_by_source(select, hypotheses)
+
+    return choose_activity(score)
 
 
 class _Task:  # built lazily: lightning is imported only when training

@@ -1,6 +1,7 @@
 """The training objective of each refiner variant: ``LOSSES[variant](model, batch)`` ->
 (total loss, named parts). A batch is (frames (B, W, C), static (B, S), offset (B,) in
-seconds, NaN where spurious, matched (B,))."""
+seconds, NaN where spurious, matched (B,)), and for a model with an activity head also
+(activity targets (B, W, 2), their mask (B, W, 2)) (`diarefine.train.activity`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+Batch = tuple[torch.Tensor, ...]
 Loss = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, dict[str, float]]]
 
 #: Smooth L1's switch from quadratic to linear (seconds).
@@ -24,7 +25,7 @@ def laplace_nll(target: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tenso
 
 
 def mlp_loss(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-    frames, static, offset, matched = batch
+    frames, static, offset, matched = batch[:4]
     out = model(frames, static)
     keep = F.binary_cross_entropy_with_logits(out.keep, matched.float())
     if matched.any():
@@ -44,12 +45,21 @@ def true_frames(offset: torch.Tensor, rate: float, reach: int) -> torch.Tensor:
     return (offset / rate + reach).clamp(0, 2 * reach)
 
 
+def activity_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+                  ) -> torch.Tensor:
+    """Binary cross-entropy of the activity logits (B, W, 2) over the masked frames."""
+    if not mask.any():
+        return logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(logits[mask], target[mask])
+
+
 def transformer_loss(model: torch.nn.Module, batch: Batch
                      ) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy of the candidate frames against a Gaussian target (sigma one
-    frame) around the true place; binary cross-entropy of the keep logit."""
-    frames, static, offset, matched = batch
-    logits, keep_logit = model.logits(frames, static)
+    frame) around the true place; binary cross-entropy of the keep logit; with an
+    activity head, binary cross-entropy of each frame's activity of A and B."""
+    frames, static, offset, matched = batch[:4]
+    logits, keep_logit, activity = model.heads(model.encode(frames, static))
     keep = F.binary_cross_entropy_with_logits(keep_logit, matched.float())
     if matched.any():
         where = true_frames(offset[matched], model.spec.rate, model.reach)
@@ -59,14 +69,21 @@ def transformer_loss(model: torch.nn.Module, batch: Batch
         locate = -(target * torch.log_softmax(logits[matched], dim=1)).sum(dim=1).mean()
     else:
         locate = logits.sum() * 0.0
-    return locate + 0.5 * keep, {"locate": float(locate.detach()), "keep": float(keep.detach())}
+    parts = {"locate": float(locate.detach()), "keep": float(keep.detach())}
+    if activity is None:
+        return locate + 0.5 * keep, parts
+    if len(batch) < 6:
+        raise ValueError("a refiner with an activity head needs activity targets")
+    speech = activity_loss(activity, batch[4], batch[5])
+    parts["activity"] = float(speech.detach())
+    return locate + 0.5 * keep + speech, parts
 
 
 def contrastive_loss(model: torch.nn.Module, batch: Batch
                      ) -> tuple[torch.Tensor, dict[str, float]]:
     """InfoNCE over the whole window: the frames within +-20 ms of the true place are the
     positives, every other frame a negative; binary cross-entropy of the keep logit."""
-    frames, static, offset, matched = batch
+    frames, static, offset, matched = batch[:4]
     scores, keep_logit = model.scores(frames, static)
     keep = F.binary_cross_entropy_with_logits(keep_logit, matched.float())
     if matched.any():
@@ -86,7 +103,7 @@ def diffusion_loss(model: torch.nn.Module, batch: Batch
     """DDPM's simple loss (Ho et al. 2020, eq. 14): the noise added to the scaled
     correction at a random timestep, predicted from the noisy value and the encoding;
     binary cross-entropy of the keep logit."""
-    frames, static, offset, matched = batch
+    frames, static, offset, matched = batch[:4]
     condition = model.encode(frames, static)
     keep = F.binary_cross_entropy_with_logits(model.keep_head(condition)[:, 0],
                                               matched.float())

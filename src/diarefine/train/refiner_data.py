@@ -18,6 +18,7 @@ The HDF5 file (written to a temporary name and renamed when complete)::
     /boundaries/index    (n,) int32                       its index in the recording's
                                                           `boundaries_of` list
     /boundaries/recording (n,) int32                      row of /recordings
+    /boundaries/partner  (n,) str                         the window's speaker B ("": none)
     /recordings/uri, source, split, speakers (JSON list), duration
     /recordings/system, reference, uem    (JSON of turns / regions: the pipeline's output,
                                            for end-to-end scoring without rerunning it)
@@ -110,6 +111,7 @@ class RecordingData:
     system: Annotation
     reference: Annotation
     uem: Timeline | None
+    partner: tuple[str, ...] = ()
 
 
 def recording_data(pipeline: object, recording: Recording, reference: Annotation,
@@ -127,10 +129,10 @@ def recording_data(pipeline: object, recording: Recording, reference: Annotation
         return RecordingData(np.zeros((0, NUM_FRAMES, len(CHANNELS)), np.float32),
                              np.zeros((0, 0), np.float32), empty, empty.astype(bool), empty,
                              empty.astype(np.int64), system, reference, uem)
-    frames, static, _ = boundary_features(capture.context, targets.bounds)
+    frames, static, partners = boundary_features(capture.context, targets.bounds)
     return RecordingData(frames[keep], static[keep], targets.offset[keep],
                          targets.matched[keep], targets.bounds.times[keep], keep, system,
-                         reference, uem)
+                         reference, uem, tuple(partners[i] or "" for i in keep))
 
 
 def turns_json(annotation: Annotation) -> str:
@@ -227,9 +229,12 @@ class _Store:
 
     def _append(self, name: str, values: NDArray) -> None:
         if name not in self.group:
+            text = values.dtype == object  # strings
             self.group.create_dataset(name, data=values, maxshape=(None, *values.shape[1:]),
                                       chunks=(256, *values.shape[1:]) if values.ndim > 1
-                                      else (4096,), compression="lzf")
+                                      else (4096,), compression=None if text else "lzf",
+                                      dtype=__import__("h5py").string_dtype() if text
+                                      else None)
             return
         ds = self.group[name]
         ds.resize(ds.shape[0] + len(values), axis=0)
@@ -246,6 +251,7 @@ class _Store:
         self._append("time", data.time)
         self._append("index", data.index.astype(np.int32))
         self._append("recording", np.full(n, number, dtype=np.int32))
+        self._append("partner", np.asarray(data.partner or ("",) * n, dtype=object))
 
     def recording(self, source: str, rec: Recording, data: RecordingData) -> None:
         uem = data.uem.bounds.tolist() if data.uem is not None else None

@@ -54,3 +54,21 @@ def predict(model: torch.nn.Module, frames: np.ndarray, static: np.ndarray, batc
     if not offsets:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(offsets).astype(np.float64), np.concatenate(confidences)
+
+
+def predict_activity(model: torch.nn.Module, frames: np.ndarray, static: np.ndarray,
+                     batch: int = 256) -> np.ndarray:
+    """(n, W, 2) float32: the activity head's probabilities that A and B speak at each
+    frame (a model without one: ``ValueError``), in eval mode."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(frames), batch):
+            out.append(model.activity(  # type: ignore[operator]
+                torch.from_numpy(np.asarray(frames[i:i + batch], dtype=np.float32)),
+                torch.from_numpy(np.asarray(static[i:i + batch], dtype=np.float32))).numpy())
+    return np.concatenate(out) if out else np.zeros((0, frames.shape[1], 2), np.float32)
+
+
+def has_activity(model: torch.nn.Module) -> bool:
+    return getattr(model, "activity_head", None) is not None

@@ -40,7 +40,7 @@ def decode(logits: torch.Tensor, rate: float, reach: int) -> tuple[torch.Tensor,
 class TransformerRefiner(nn.Module):
     def __init__(self, spec: WindowSpec = WindowSpec(), embedding_dim: int = 192,
                  d: int = 64, layers: int = 2, heads: int = 4, reach: int = 25,
-                 patch: int = 4, dropout: float = 0.1) -> None:
+                 patch: int = 4, dropout: float = 0.1, activity: bool = False) -> None:
         super().__init__()
         if spec.num_frames % patch:
             raise ValueError(f"patch {patch} does not divide {spec.num_frames} frames")
@@ -56,19 +56,40 @@ class TransformerRefiner(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.frame_head = nn.Linear(d, patch)
         self.keep_head = nn.Linear(d, 1)
+        # per frame, whether A and B speak (`~diarefine.stages.refinement.activity`)
+        self.activity_head = nn.Linear(d, 2 * patch) if activity else None
 
-    def logits(self, frames: torch.Tensor, static: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(candidate logits (B, 2 reach + 1), keep logit (B,))."""
+    def encode(self, frames: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """(B, W / patch + 3, d): the patch tokens, then A, B and the flags."""
         a, b, flags = split_static(static, self.embedding_dim)
         tokens = torch.stack([self.speaker_in(a), self.speaker_in(b), self.flags_in(flags)],
                              dim=1) + self.kind[None]
         patches = self.frames_in(frames.transpose(1, 2)).transpose(1, 2) + self.position
-        h = self.encoder(torch.cat([patches, tokens], dim=1))
-        per_frame = self.frame_head(h[:, :patches.shape[1]]).flatten(1)  # (B, W)
+        return self.encoder(torch.cat([patches, tokens], dim=1))
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(candidate logits (B, 2 reach + 1), keep logit (B,), activity logits (B, W, 2)
+        or None) of an encoding."""
+        count = self.spec.num_frames // self.patch
+        per_frame = self.frame_head(h[:, :count]).flatten(1)  # (B, W)
         c = self.spec.centre
+        activity = None
+        if self.activity_head is not None:
+            activity = self.activity_head(h[:, :count]).reshape(len(h), -1, 2)
         return per_frame[:, c - self.reach: c + self.reach + 1], \
-            self.keep_head(h.mean(dim=1))[:, 0]
+            self.keep_head(h.mean(dim=1))[:, 0], activity
+
+    def logits(self, frames: torch.Tensor, static: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(candidate logits (B, 2 reach + 1), keep logit (B,))."""
+        candidates, keep, _ = self.heads(self.encode(frames, static))
+        return candidates, keep
+
+    def activity(self, frames: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """(B, W, 2) probabilities that A and B speak at each frame."""
+        if self.activity_head is None:
+            raise ValueError("this transformer refiner has no activity head")
+        return torch.sigmoid(self.heads(self.encode(frames, static))[2])
 
     def forward(self, frames: torch.Tensor, static: torch.Tensor) -> RefinerOutput:
         frame_logits, keep = self.logits(frames, static)

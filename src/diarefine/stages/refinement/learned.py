@@ -1,5 +1,7 @@
 """A learned refiner in the pipeline: plain torch inference of a checkpoint (no training
-code), abstaining where its confidence is below the threshold chosen on the selection sets."""
+code), abstaining where its confidence is below the threshold chosen on the selection sets;
+a model with an activity head then adds and cuts speech around the boundaries
+(`~diarefine.stages.refinement.activity`) with the settings chosen there."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import torch
 
 from diarefine.core.annotation import Annotation
 from diarefine.models.refiners.checkpoint import load_refiner
-from diarefine.models.refiners.common import WindowSpec, predict
+from diarefine.models.refiners.common import WindowSpec, has_activity, predict, predict_activity
+from diarefine.stages.refinement.activity import ActivitySettings, activity_edits
 from diarefine.stages.refinement.base import RefinerError
-from diarefine.stages.refinement.edits import Boundaries, apply_moves, boundaries_of, change_links
+from diarefine.stages.refinement.edits import apply_moves, boundaries_of, change_links
 from diarefine.stages.refinement.features import (
     CHANNELS,
     HALF,
@@ -32,23 +35,31 @@ class LearnedRefiner:
     name: str = "learned"
     needs_context: bool = True
     batch_size: int = 256
+    activity: ActivitySettings | None = None
 
     @classmethod
     def load(cls, path: str | Path, abstain: float | None = None) -> LearnedRefiner:
-        model, variant, threshold, spec = load_refiner(path)
+        model, variant, threshold, spec, settings = load_refiner(path)
         expected = WindowSpec(NUM_FRAMES, len(CHANNELS), RATE, spec.static)
         if (spec.num_frames, spec.channels, spec.rate) != (NUM_FRAMES, len(CHANNELS), RATE) \
                 or spec.centre != HALF:
             raise RefinerError(f"{path}: reads windows {spec}, this diarefine makes {expected}")
-        return cls(model, variant, threshold if abstain is None else abstain, name=variant)
+        activity = None
+        if settings is not None and has_activity(model):
+            try:
+                activity = ActivitySettings(**settings)  # type: ignore[arg-type]
+            except TypeError as exc:
+                raise RefinerError(f"{path}: activity settings {settings} ({exc})") from None
+        return cls(model, variant, threshold if abstain is None else abstain, name=variant,
+                   activity=activity)
 
     def predict(self, frames: np.ndarray, static: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(corrections in seconds, confidences) of windows (n, W, C) and static (n, S)."""
         return predict(self.model, frames, static, self.batch_size)
 
-    def moves(self, bounds: Boundaries, context: RefinementContext) -> dict[int, float]:
-        frames, static, _ = boundary_features(context, bounds)
+    def moves(self, frames: np.ndarray, static: np.ndarray) -> dict[int, float]:
+        """Boundary index -> correction (s), where the refiner does not abstain."""
         offset, confidence = self.predict(frames, static)
         return {int(i): float(offset[i]) for i in np.flatnonzero(confidence >= self.abstain)}
 
@@ -59,4 +70,10 @@ class LearnedRefiner:
         bounds = boundaries_of(diarization)
         if len(bounds) == 0:
             return diarization
-        return apply_moves(bounds, self.moves(bounds, context), change_links(bounds))
+        frames, static, partners = boundary_features(context, bounds)
+        moved = apply_moves(bounds, self.moves(frames, static), change_links(bounds))
+        if self.activity is None or not self.activity.active:
+            return moved
+        probs = predict_activity(self.model, frames, static, self.batch_size)
+        return activity_edits(moved, bounds.times, bounds.speakers, partners, probs,
+                              self.activity, context.duration)
