@@ -72,15 +72,29 @@ class Row:
         return "continue" if self.cut > 10 else "marginal" if self.cut >= 5 else "stop"
 
 
-def moves_of(name: str, data: RefinerData) -> np.ndarray:
-    """Each stored boundary's correction asked by refiner ``name`` (NaN: abstains)."""
+@dataclass
+class Edits:
+    """What refiner ``name`` does to the stored boundaries: ``moves`` (n,) seconds (NaN:
+    abstains) and, with an activity head, (probabilities (n, W, 2), settings)."""
+
+    moves: np.ndarray
+    activity: tuple | None = None
+
+
+def edits_of(name: str, data: RefinerData) -> Edits:
     if name == "none":
-        return np.zeros(len(data))
+        return Edits(np.zeros(len(data)))
     refiner = build_refiner(name)
     if isinstance(refiner, ShiftRefiner):
-        return shift_moves(data, refiner.shifts)
-    offset, confidence = refiner.predict(data.frames, data.static)  # type: ignore[attr-defined]
-    return np.where(confidence >= refiner.abstain, offset, np.nan)  # type: ignore[attr-defined]
+        return Edits(shift_moves(data, refiner.shifts))
+    offset, confidence, probs = refiner.predict_all(  # type: ignore[attr-defined]
+        data.frames, data.static)
+    moves = np.where(confidence >= refiner.abstain, offset, np.nan)  # type: ignore[attr-defined]
+    return Edits(moves, None if probs is None else (probs, refiner.activity))  # type: ignore[attr-defined]
+
+
+def outputs_of(data: RefinerData, edits: Edits, rows: list[int]) -> dict:
+    return refined_outputs(data, edits.moves, rows, edits.activity)
 
 
 def evaluate(data: RefinerData, rows: list[int], outputs: dict, base: dict | None) -> Row:
@@ -103,7 +117,7 @@ def evaluate(data: RefinerData, rows: list[int], outputs: dict, base: dict | Non
 
 
 def table(name: str, data: RefinerData, sources: tuple[str, ...], refiners: list[str],
-          moves: dict[str, np.ndarray]) -> list[Row]:
+          edits: dict[str, Edits]) -> list[Row]:
     rows = [r for r, rec in enumerate(data.recordings) if rec.source in sources]
     base = {data.recordings[r].uri: data.recordings[r].system for r in rows}
     out = []
@@ -113,19 +127,19 @@ def table(name: str, data: RefinerData, sources: tuple[str, ...], refiners: list
                 data.recordings[r].reference, data.recordings[r].system,
                 data.recordings[r].uem) for r in rows}
         else:
-            outputs = refined_outputs(data, moves[refiner], rows)
+            outputs = outputs_of(data, edits[refiner], rows)
         row = evaluate(data, rows, outputs, None if refiner == "none" else base)
         row.name = "baseline" if refiner == "none" else refiner
         out.append(row)
     for row in out:
         row.cut = 100 * (1 - row.mae / out[0].mae) if out[0].mae else 0.0
     print(f"\n{name}: {len(rows)} recordings")
-    print(f"{'refiner':<12} {'MAE ms':>7} {'median':>7} {'@50':>5} {'@100':>5} {'@200':>5} "
+    print(f"{'refiner':<20} {'MAE ms':>7} {'median':>7} {'@50':>5} {'@100':>5} {'@200':>5} "
           f"{'matched':>7} {'DER c0':>7} {'c0.25':>6}  {'dDER c0 [95 % CI]':<24} {'cut %':>6} gate")
     for r in out:
         d = (f"{r.diff['value']:+.2f} [{r.diff['low']:+.2f}, {r.diff['high']:+.2f}]"
              if r.diff else "")
-        print(f"{r.name:<12} {r.mae:7.1f} {r.median:7.1f} {r.within[0]:5.1f} {r.within[1]:5.1f} "
+        print(f"{r.name:<20} {r.mae:7.1f} {r.median:7.1f} {r.within[0]:5.1f} {r.within[1]:5.1f} "
               f"{r.within[2]:5.1f} {r.matched:7d} {r.der:7.2f} {r.der25:6.2f}  {d:<24} "
               f"{r.cut:6.1f} {r.verdict()}")
     return out
@@ -202,11 +216,11 @@ def verify(data: RefinerData, name: str, count: int) -> None:
     audio = {r.uri: r.audio for m in (REPO / "benchmarks" / "data").glob("**/*.jsonl")
              for r in read_manifest(m)}
     pipeline = DiarizationPipeline.from_pretrained(PipelineConfig(refiner=RefinerConfig(name)))
-    moves = moves_of(name, data)
+    edits = edits_of(name, data)
     for r, rec in enumerate(data.recordings[:count]):
         out = pipeline(audio[rec.uri], uri=rec.uri)
         got = out.diarization
-        expected = _clip(refined_outputs(data, moves, [r])[rec.uri], out.duration)
+        expected = _clip(outputs_of(data, edits, [r])[rec.uri], out.duration)
         same = len(got.turns) == len(expected.turns) and all(
             a.speaker == b.speaker and abs(a.start - b.start) < 1e-3 and abs(a.end - b.end) < 1e-3
             for a, b in zip(got.turns, expected.turns))
@@ -214,6 +228,12 @@ def verify(data: RefinerData, name: str, count: int) -> None:
               f"({len(got.turns)} turns)")
         if not same:
             raise SystemExit(1)
+
+
+def data_file(folder: Path, name: str) -> Path:
+    """``folder/select.h5``, or the shard folder ``folder/select/`` (its index.json)."""
+    shards = folder / Path(name).stem / "index.json"
+    return shards if not (folder / name).exists() and shards.exists() else folder / name
 
 
 def main() -> None:
@@ -231,18 +251,19 @@ def main() -> None:
                                                          ).is_file() or r.endswith(".safetensors")]
     for missing in sorted(set(refiners) - set(available)):
         print(f"(no checkpoint of {missing}: not in the table)")
-    files = {f: read_refiner_data([args.data / f]) for f in ("select.h5", "heldout.h5")}
-    moves = {f: {r: moves_of(r, d) for r in ["none", *available]} for f, d in files.items()}
+    files = {f: read_refiner_data([data_file(args.data, f)]) for f in ("select.h5", "heldout.h5")}
+    edits = {f: {r: edits_of(r, d) for r in ["none", *available]} for f, d in files.items()}
     report: dict = {"sets": {}}
     for name, (file, sources) in SETS.items():
-        rows = table(name, files[file], sources, available, moves[file])
+        rows = table(name, files[file], sources, available, edits[file])
         report["sets"][name] = [r.__dict__ for r in rows]
     learned = [r for r in available if r != "shift"]
     target = args.analyse or (learned[0] if learned else None)
     if target:
         for sources in (("simtest",), ("ami-test", "sample")):
             report.setdefault("analysis", {})["+".join(sources)] = analysis(
-                files["heldout.h5"], sources, moves["heldout.h5"][target], target, args.plot)
+                files["heldout.h5"], sources, edits["heldout.h5"][target].moves, target,
+                args.plot)
         if args.verify:
             verify(files["heldout.h5"], target, args.verify)
     if args.json:

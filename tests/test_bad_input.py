@@ -56,3 +56,5 @@ def test_the_shipped_training_configs_load() -> None:
 
     for name in ("mlp", "transformer", "diffusion", "contrastive"):
         assert TrainConfig.load(name).variant == name
+    activity = TrainConfig.load("transformer-activity")
+    assert activity.variant == "transformer" and activity.model["activity"] is True

@@ -149,10 +149,11 @@ class PostProcessConfig:
 
 @dataclass(frozen=True)
 class RefinerConfig:
-    #: "none", "shift", "mlp", "transformer", "diffusion", "contrastive", or the path of
-    #: a refiner checkpoint (.safetensors) or shift table (.json). The default is the
-    #: variant chosen on the selection sets (docs/refinement.md)
-    name: str = "transformer"
+    #: "none", "shift", "mlp", "transformer", "diffusion", "contrastive",
+    #: "transformer-activity", or the path of a refiner checkpoint (.safetensors) or shift
+    #: table (.json). The default is the variant chosen on the selection sets
+    #: (docs/refinement.md)
+    name: str = "transformer-activity"
     #: confidence below which a learned refiner keeps a boundary where it is (None: the
     #: threshold stored with the checkpoint, chosen on the selection sets)
     abstain: float | None = None
@@ -231,7 +232,8 @@ class PipelineConfig:
 
 #: What each key may hold, beyond its type: ``(low, high)`` bounds (None: open) with
 #: ``low`` excluded when the key is marked ``">"``, or a tuple of allowed strings.
-REFINERS = ("none", "shift", "mlp", "transformer", "diffusion", "contrastive")
+REFINERS = ("none", "shift", "mlp", "transformer", "diffusion", "contrastive",
+            "transformer-activity")
 SEGMENTATION_BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8", "openvino")
 RULES: dict[str, dict[str, Any]] = {
     "segmentation": {"step": (">", 0.0, 10.0), "batch_size": (">=", 1, None),

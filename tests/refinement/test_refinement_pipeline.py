@@ -51,7 +51,7 @@ def test_refiner_none_gives_the_unrefined_output_and_the_default_refines_it(  # 
     from diarefine.stages.pipeline import DiarizationPipeline
 
     default = DiarizationPipeline.from_pretrained()
-    assert default.refiner.name == PipelineConfig().refiner.name == "transformer"
+    assert default.refiner.name == PipelineConfig().refiner.name == "transformer-activity"
     seen: dict[str, object] = {}
     names: list[str] = []
     refined = default(sample, hook=lambda n, a: (seen.setdefault(n, a), names.append(n)))
@@ -138,7 +138,8 @@ def test_rttm_context_of_the_pipelines_own_output_finds_its_speakers(pipeline, s
         assert cosine > 0.9, (name, cosine)
 
 
-@pytest.mark.parametrize("name", ["mlp", "transformer", "diffusion", "contrastive"])
+@pytest.mark.parametrize("name", ["mlp", "transformer", "diffusion", "contrastive",
+                                  "transformer-activity"])
 def test_each_shipped_learned_refiner_runs_in_the_pipeline(pipeline, sample: Path,  # type: ignore[no-untyped-def]
                                                            name: str) -> None:
     from diarefine.stages.pipeline import _clip

@@ -109,6 +109,12 @@ def test_the_activity_head_shapes_and_its_loss() -> None:
     model = VARIANTS["transformer"](spec=spec_of(frames, static), activity=True)
     probs = model.activity(frames[:5], static[:5]).detach()
     assert probs.shape == (5, 200, 2) and float(probs.min()) >= 0 and float(probs.max()) <= 1
+    model.eval()
+    with torch.inference_mode():  # one pass gives what the two calls give
+        out, both = model.forward_with_activity(frames[:5], static[:5])
+        torch.testing.assert_close(both, model.activity(frames[:5], static[:5]))
+        torch.testing.assert_close(out.offset, model(frames[:5], static[:5]).offset)
+    model.train()
     loss, parts = LOSSES["transformer"](model, tuple(b[:5] for b in batch))
     assert set(parts) == {"locate", "keep", "activity"}
     loss.backward()

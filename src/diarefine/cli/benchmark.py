@@ -65,9 +65,10 @@ def summary_text(report: dict) -> str:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file overriding the tuned defaults.")
 @click.option("--refiner", default=None,
-              help="none, shift, mlp, transformer, diffusion, contrastive, or a checkpoint/"
-                   "table path [default: the config's, else transformer]. With a refiner the "
-                   "report also scores the output before refinement, paired.")
+              help="none, shift, mlp, transformer, diffusion, contrastive, "
+                   "transformer-activity, or a checkpoint/table path [default: the config's, "
+                   "else transformer-activity]. With a refiner the report also scores the "
+                   "output before refinement, paired.")
 @click.option("--collar", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="No-score collar in seconds on EACH side of reference boundaries (md-eval -c).")
 @click.option("--skip-overlap", is_flag=True,

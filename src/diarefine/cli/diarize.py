@@ -44,8 +44,9 @@ class _Progress:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file overriding the tuned defaults.")
 @click.option("--refiner", default=None,
-              help="Boundary refiner: none, shift, mlp, transformer, diffusion, contrastive, or "
-                   "a checkpoint/table path [default: the config's, else transformer].")
+              help="Boundary refiner: none, shift, mlp, transformer, diffusion, contrastive, "
+                   "transformer-activity, or a checkpoint/table path [default: the config's, "
+                   "else transformer-activity].")
 @click.option("--exclusive", is_flag=True,
               help="Also write OUTDIR/<uri>.exclusive.rttm (one speaker at a time).")
 @click.option("--embeddings", is_flag=True,

@@ -27,7 +27,7 @@ import torch
 
 from diarefine.errors import DiarefineError
 from diarefine.models.refiners import VARIANTS, WindowSpec
-from diarefine.models.refiners.common import has_activity, predict_activity
+from diarefine.models.refiners.common import has_activity, predict_with_activity
 from diarefine.models.refiners.common import predict as predict_windows
 from diarefine.train.dataset import RefinerData
 from diarefine.stages.refinement.activity import ActivitySettings
@@ -157,9 +157,8 @@ def choose_activity_settings(model: torch.nn.Module, select: RefinerData, abstai
     of the boundary moves made with the abstention threshold ``abstain``."""
     from diarefine.train.activity import choose_activity
 
-    offset, confidence = predict(model, select)
+    offset, confidence, probs = predict_with_activity(model, select.frames, select.static)
     moves = np.where(confidence >= abstain, offset, np.nan)
-    probs = predict_activity(model, select.frames, select.static)
 
     def score(settings: ActivitySettings) -> tuple[float, dict[str, float]]:
         hypotheses = refined_outputs(select, moves, activity=(probs, settings))

@@ -56,18 +56,24 @@ def predict(model: torch.nn.Module, frames: np.ndarray, static: np.ndarray, batc
     return np.concatenate(offsets).astype(np.float64), np.concatenate(confidences)
 
 
-def predict_activity(model: torch.nn.Module, frames: np.ndarray, static: np.ndarray,
-                     batch: int = 256) -> np.ndarray:
-    """(n, W, 2) float32: the activity head's probabilities that A and B speak at each
-    frame (a model without one: ``ValueError``), in eval mode."""
+def predict_with_activity(model: torch.nn.Module, frames: np.ndarray, static: np.ndarray,
+                          batch: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`predict` and the activity head's probabilities (n, W, 2) float32 that A and B
+    speak at each frame, from one pass (a model without the head: ``ValueError``)."""
     model.eval()
-    out = []
+    offsets, confidences, probs = [], [], []
     with torch.inference_mode():
         for i in range(0, len(frames), batch):
-            out.append(model.activity(  # type: ignore[operator]
+            out, activity = model.forward_with_activity(  # type: ignore[operator]
                 torch.from_numpy(np.asarray(frames[i:i + batch], dtype=np.float32)),
-                torch.from_numpy(np.asarray(static[i:i + batch], dtype=np.float32))).numpy())
-    return np.concatenate(out) if out else np.zeros((0, frames.shape[1], 2), np.float32)
+                torch.from_numpy(np.asarray(static[i:i + batch], dtype=np.float32)))
+            offsets.append(out.offset.numpy())
+            confidences.append(out.confidence.numpy())
+            probs.append(activity.numpy())
+    if not offsets:
+        return np.zeros(0), np.zeros(0), np.zeros((0, frames.shape[1], 2), np.float32)
+    return (np.concatenate(offsets).astype(np.float64), np.concatenate(confidences),
+            np.concatenate(probs))
 
 
 def has_activity(model: torch.nn.Module) -> bool:

@@ -96,6 +96,16 @@ class TransformerRefiner(nn.Module):
         offset, confidence = decode(frame_logits, self.spec.rate, self.reach)
         return RefinerOutput(offset, confidence, keep)
 
+    def forward_with_activity(self, frames: torch.Tensor, static: torch.Tensor
+                              ) -> tuple[RefinerOutput, torch.Tensor]:
+        """`forward` and `activity` from one pass of the encoder."""
+        if self.activity_head is None:
+            raise ValueError("this transformer refiner has no activity head")
+        frame_logits, keep, activity = self.heads(self.encode(frames, static))
+        offset, confidence = decode(frame_logits, self.spec.rate, self.reach)
+        assert activity is not None
+        return RefinerOutput(offset, confidence, keep), torch.sigmoid(activity)
+
 
 class ContrastiveRefiner(nn.Module):
     def __init__(self, spec: WindowSpec = WindowSpec(), embedding_dim: int = 192,

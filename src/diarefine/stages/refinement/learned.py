@@ -13,7 +13,12 @@ import torch
 
 from diarefine.core.annotation import Annotation
 from diarefine.models.refiners.checkpoint import load_refiner
-from diarefine.models.refiners.common import WindowSpec, has_activity, predict, predict_activity
+from diarefine.models.refiners.common import (
+    WindowSpec,
+    has_activity,
+    predict,
+    predict_with_activity,
+)
 from diarefine.stages.refinement.activity import ActivitySettings, activity_edits
 from diarefine.stages.refinement.base import RefinerError
 from diarefine.stages.refinement.edits import apply_moves, boundaries_of, change_links
@@ -58,10 +63,13 @@ class LearnedRefiner:
         """(corrections in seconds, confidences) of windows (n, W, C) and static (n, S)."""
         return predict(self.model, frames, static, self.batch_size)
 
-    def moves(self, frames: np.ndarray, static: np.ndarray) -> dict[int, float]:
-        """Boundary index -> correction (s), where the refiner does not abstain."""
-        offset, confidence = self.predict(frames, static)
-        return {int(i): float(offset[i]) for i in np.flatnonzero(confidence >= self.abstain)}
+    def predict_all(self, frames: np.ndarray, static: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(corrections, confidences, the activity probabilities (n, W, 2) where the
+        refiner makes activity edits, else None), from one pass of the model."""
+        if self.activity is not None and self.activity.active:
+            return predict_with_activity(self.model, frames, static, self.batch_size)
+        return (*self.predict(frames, static), None)
 
     def __call__(self, diarization: Annotation, context: RefinementContext | None
                  ) -> Annotation:
@@ -71,9 +79,10 @@ class LearnedRefiner:
         if len(bounds) == 0:
             return diarization
         frames, static, partners = boundary_features(context, bounds)
-        moved = apply_moves(bounds, self.moves(frames, static), change_links(bounds))
-        if self.activity is None or not self.activity.active:
+        offset, confidence, probs = self.predict_all(frames, static)
+        moves = {int(i): float(offset[i]) for i in np.flatnonzero(confidence >= self.abstain)}
+        moved = apply_moves(bounds, moves, change_links(bounds))
+        if probs is None or self.activity is None:
             return moved
-        probs = predict_activity(self.model, frames, static, self.batch_size)
         return activity_edits(moved, bounds.times, bounds.speakers, partners, probs,
                               self.activity, context.duration)
