@@ -5,7 +5,8 @@
 
 Reads the refiner-data files that ``diarefine refiner-data`` wrote (``DIR/select.h5``:
 simulated dev + AMI dev, the selection sets; ``DIR/heldout.h5``: simulated test, AMI
-test and the pyannote sample, report only), which hold the default pipeline's output of
+test and the pyannote sample, report only; or the shard folders ``DIR/select/`` and
+``DIR/heldout/``), which hold the default pipeline's output of
 every recording and, for each of its boundaries, the window a refiner reads. Every
 refiner is applied as the pipeline stage applies it (the same windows, the same
 `apply_moves` with change points linked), to the same files, in one run.
@@ -18,7 +19,9 @@ and 0.25 s per side (overlap scored, md-eval semantics, each recording's UEM), t
 difference to the baseline with its 95 % paired bootstrap interval over the files, and
 the gate verdict on the boundary-error cut (> 10 %: continue; 5-10 %: marginal; < 5 %:
 stop). Then, for ``--analyse`` (default: the first learned refiner listed), where it
-helps and where it hurts: by kind and direction, and by the size of the original error.
+helps and where it hurts: by kind and direction, and by the size of the original error
+(its boundary moves); for a refiner with activity edits, what they add to its moves (DER
+components, seconds added and cut).
 ``--verify N`` runs the real pipeline with that refiner on N held-out recordings and
 checks that its output equals the table's.
 """
@@ -204,6 +207,44 @@ def analysis(data: RefinerData, sources: tuple[str, ...], moves: np.ndarray, nam
     return out
 
 
+def activity_analysis(data: RefinerData, sources: tuple[str, ...], edits: Edits, name: str
+                      ) -> dict:
+    """What the activity edits of refiner ``name`` add to its boundary moves on the
+    recordings of ``sources``: DER components (% of the scored speech, collar 0) of the
+    output before refinement, with the moves only, and with the moves and the edits, and
+    the speaker-seconds the edits added and cut."""
+    rows = [r for r, rec in enumerate(data.recordings) if rec.source in sources]
+    recs = [data.recordings[r] for r in rows]
+    refs = {r.uri: r.reference for r in recs}
+    uems = {r.uri: r.uem for r in recs if r.uem is not None}
+    stages = {"before refinement": {r.uri: r.system for r in recs},
+              "moves only": outputs_of(data, Edits(edits.moves), rows),
+              "moves + activity": outputs_of(data, edits, rows)}
+    print(f"\nwhat {name}'s activity edits do ({', '.join(sources)}; DER components in % "
+          f"of the scored speech, collar 0)")
+    print(f"{'output':<18} {'DER':>6} {'miss':>6} {'FA':>6} {'conf':>6} {'added s':>8} "
+          f"{'cut s':>7}")
+    out = {}
+    for label, hyps in stages.items():
+        der = score_corpus(refs, hyps, uems, ScoreSettings(collar=0.0)).overall.der
+        added = cut = 0.0
+        if label == "moves + activity":
+            for uri, hyp in hyps.items():
+                moved = stages["moves only"][uri]
+                for speaker in set(hyp.speakers) | set(moved.speakers):
+                    new, old = hyp.speaker_timeline(speaker), moved.speaker_timeline(speaker)
+                    added += new.difference(old).duration
+                    cut += old.difference(new).duration
+        out[label] = {"der": 100 * der.der, "miss": 100 * der.miss / der.scored,
+                      "false_alarm": 100 * der.false_alarm / der.scored,
+                      "confusion": 100 * der.confusion / der.scored,
+                      "added_s": added, "cut_s": cut}
+        e = out[label]
+        print(f"{label:<18} {e['der']:6.2f} {e['miss']:6.2f} {e['false_alarm']:6.2f} "
+              f"{e['confusion']:6.2f} {added:8.1f} {cut:7.1f}")
+    return out
+
+
 def verify(data: RefinerData, name: str, count: int) -> None:
     """The real pipeline with refiner ``name`` on ``count`` held-out recordings gives the
     outputs this table scores, within a millisecond (data files written before 2026-12-03
@@ -264,6 +305,12 @@ def main() -> None:
             report.setdefault("analysis", {})["+".join(sources)] = analysis(
                 files["heldout.h5"], sources, edits["heldout.h5"][target].moves, target,
                 args.plot)
+        if edits["heldout.h5"][target].activity is not None:
+            for file, sources in (("select.h5", ("simdev",)), ("select.h5", ("ami-dev",)),
+                                  ("heldout.h5", ("simtest",)),
+                                  ("heldout.h5", ("ami-test", "sample"))):
+                report.setdefault("activity", {})["+".join(sources)] = activity_analysis(
+                    files[file], sources, edits[file][target], target)
         if args.verify:
             verify(files["heldout.h5"], target, args.verify)
     if args.json:

@@ -183,10 +183,10 @@ def test_the_default_refiner_is_stable_across_codecs_and_rates(sample: Path, sha
 
 def test_refine_with_the_default_learned_refiner_on_a_foreign_rttm(pipeline, sample: Path,  # type: ignore[no-untyped-def]
                                                                    tmp_path: Path) -> None:
-    """The default refiner on another system's RTTM: its speakers' turns move (none
-    inverts, none is lost) and the result is not worse than 1 point against the
-    reference (measured on the sample: 8.00 -> 8.05 %; in the pipeline, with the
-    pipeline's own context, 7.87 %)."""
+    """The default refiner on another system's RTTM: its speakers' turns move, split or
+    grow (none inverts, no speaker is lost) and the result is not worse than 1 point
+    against the reference (measured on the sample: 8.00 -> 6.64 %; in the pipeline, with
+    the pipeline's own context, 6.92 %)."""
     from diarefine.metrics import diarization_error
 
     hyp = pipeline(sample).diarization.rename(lambda s: f"sys_{s}")
@@ -198,7 +198,7 @@ def test_refine_with_the_default_learned_refiner_on_a_foreign_rttm(pipeline, sam
     assert result.returncode == 0, result.stderr
     got = read_rttm(tmp_path / "out" / "sample.rttm")["sample"]
     assert set(got.speakers) == set(hyp.speakers)
-    assert len(got.turns) == len(hyp.turns) and turns(got) != turns(hyp)
+    assert turns(got) != turns(hyp)
     assert all(t.end > t.start for t in got.turns)
     reference = read_rttm(sample.with_suffix(".rttm"))["sample"]
     before = diarization_error(reference, hyp).components.der

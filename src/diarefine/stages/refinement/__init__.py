@@ -33,6 +33,9 @@ def build_refiner(name: str = "none", abstain: float | None = None) -> Refiner:
     if path.suffix == ".safetensors":
         from diarefine.stages.refinement.learned import LearnedRefiner
 
-        return LearnedRefiner.load(path, abstain)
+        refiner = LearnedRefiner.load(path, abstain)
+        if name in LEARNED:  # a shipped refiner goes by its name, e.g. transformer-activity
+            refiner.name = name
+        return refiner
     raise RefinerError(f"unknown refiner {name!r}: use 'none', 'shift', one of {LEARNED}, or "
                        f"the path of a .json shift table or a .safetensors checkpoint")
