@@ -233,8 +233,8 @@ def activity_analysis(data: RefinerData, sources: tuple[str, ...], edits: Edits,
                 moved = stages["moves only"][uri]
                 for speaker in set(hyp.speakers) | set(moved.speakers):
                     new, old = hyp.speaker_timeline(speaker), moved.speaker_timeline(speaker)
-                    added += new.difference(old).duration
-                    cut += old.difference(new).duration
+                    added += new.difference(old).duration()
+                    cut += old.difference(new).duration()
         out[label] = {"der": 100 * der.der, "miss": 100 * der.miss / der.scored,
                       "false_alarm": 100 * der.false_alarm / der.scored,
                       "confusion": 100 * der.confusion / der.scored,

@@ -159,8 +159,8 @@ def test_the_default_refiner_is_stable_across_codecs_and_rates(sample: Path, sha
                                                                tmp_path: Path) -> None:
     """Refinement makes small input differences count more (measured on this sample: the
     unrefined output of an OGG or 8 kHz copy is 2.2 / 2.9 % DER from the original's, the
-    transformer-refined one 5.2 / 5.9 %), but the copies' accuracy does not suffer
-    (7.87 % on the original, 5.67 / 5.29 % on the copies)."""
+    refined one (transformer-activity) 5.3 / 6.0 %), but the copies' accuracy does not
+    suffer (6.92 % on the original, 6.04 / 5.66 % on the copies)."""
     from scipy.signal import resample_poly
 
     from diarefine.metrics import diarization_error
