@@ -56,8 +56,8 @@ class RefineRunner:
               type=OutputFolder(), help="Folder (or URI: s3://..., docs/ray.md) for "
                                         "<uri>.rttm.")
 @click.option("--refiner", default=None, help="none, shift, mlp, transformer, diffusion, "
-              "contrastive, transformer-activity, or a checkpoint/table path [default: the config's, "
-              "else transformer-activity].")
+              "contrastive, transformer-activity, or a checkpoint/table path [default: the "
+              "config's, else transformer-activity].")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="TOML file (models, reassignment, [refiner]).")
 @click.option("--device", default="cpu", show_default=True)

@@ -57,8 +57,8 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
     if not train_files:
         raise click.UsageError("--train is required for a learned refiner")
     from diarefine.models.refiners.checkpoint import save_refiner
-    from diarefine.train.dataset import check_disjoint
     from diarefine.models.refiners.common import has_activity
+    from diarefine.train.dataset import check_disjoint
     from diarefine.train.loop import TrainConfig, choose_activity_settings, choose_threshold
     from diarefine.train.loop import train_refiner as train
 

@@ -20,7 +20,7 @@ from diarefine.errors import DiarefineError
 from diarefine.metrics.der import diarization_error
 from diarefine.stages.refinement.activity import ActivitySettings
 from diarefine.stages.refinement.edits import boundaries_of
-from diarefine.stages.refinement.features import HALF, RATE, _covered, _spans
+from diarefine.stages.refinement.features import HALF, RATE, covered, speaker_spans
 from diarefine.train.dataset import RefinerData
 
 #: the grid the thresholds are chosen from (add above 1 / cut below 0: that edit off)
@@ -46,17 +46,17 @@ def activity_targets(data: RefinerData, num_frames: int = 2 * HALF
         mapping = diarization_error(rec.reference, rec.system, rec.uem).mapping
         to_reference = {system: ref for ref, system in mapping.items()}
         speakers = boundaries_of(rec.system).speakers
-        spans = _spans(rec.reference)
+        spans = speaker_spans(rec.reference)
         region = rec.uem.bounds if rec.uem is not None and len(rec.uem.bounds) else None
         for i in rows:
             times = data.time[i] + offsets
             inside = times >= 0
             if region is not None:
-                inside &= _covered({"": (region[:, 0], region[:, 1])}, "", times) > 0
+                inside &= covered({"": (region[:, 0], region[:, 1])}, "", times) > 0
             for column, speaker in ((0, speakers[data.index[i]]), (1, data.partner[i])):
                 if not speaker:
                     continue
-                target[i, :, column] = _covered(spans, to_reference.get(speaker), times)
+                target[i, :, column] = covered(spans, to_reference.get(speaker), times)
                 mask[i, :, column] = inside
     return target, mask
 

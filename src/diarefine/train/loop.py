@@ -29,8 +29,8 @@ from diarefine.errors import DiarefineError
 from diarefine.models.refiners import VARIANTS, WindowSpec
 from diarefine.models.refiners.common import has_activity, predict_with_activity
 from diarefine.models.refiners.common import predict as predict_windows
-from diarefine.train.dataset import RefinerData
 from diarefine.stages.refinement.activity import ActivitySettings
+from diarefine.train.dataset import RefinerData
 from diarefine.train.evaluate import der_by_source, der_of, refined_outputs
 from diarefine.train.losses import LOSSES
 

@@ -1,7 +1,7 @@
 """Self-describing refiner checkpoints: safetensors weights whose metadata hold the format,
 the variant, its constructor arguments, the window it reads, the abstention threshold and
-(a model with an activity head) the activity edits' settings; beside them a JSON file of the same plus the training data's provenance. Loading never
-unpickles."""
+(a model with an activity head) the activity edits' settings; beside them a JSON file of
+the same plus the training data's provenance. Loading never unpickles."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from diarefine.core.annotation import Annotation, Turn
 from diarefine.core.timeline import Timeline
 from diarefine.stages.refinement.edits import MIN_DURATION
-from diarefine.stages.refinement.features import HALF, RATE, _covered, _spans
+from diarefine.stages.refinement.features import HALF, RATE, covered, speaker_spans
 
 REACH = 50  # frames each side of the boundary whose activity is used (±1 s)
 
@@ -61,6 +61,11 @@ def runs(mask: NDArray[np.bool_], min_length: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(starts, stops) if b - a >= min_length]
 
 
+def _span_of(cells: list[tuple[int, int]]) -> Timeline:
+    """The time the grid cells ``[start, stop)`` cover (cell c: c * RATE ± RATE / 2)."""
+    return Timeline([(max(0.0, (a - 0.5) * RATE), (b - 0.5) * RATE) for a, b in cells])
+
+
 def average_activity(times: NDArray[np.float64], speakers: Sequence[str],
                      partners: Sequence[str | None], probs: NDArray[np.floating],
                      reach: int = REACH) -> dict[str, tuple[NDArray, NDArray]]:
@@ -91,23 +96,19 @@ def activity_edits(annotation: Annotation, times: NDArray[np.float64],
     (module docstring); nothing is added after ``end``."""
     if not settings.active or len(times) == 0:
         return annotation
-    spans = _spans(annotation)
+    spans = speaker_spans(annotation)
     min_cells = max(1, int(round(settings.min_run / RATE)))
     changed: dict[str, Timeline] = {}
     for speaker, (mean, count) in average_activity(times, speakers, partners, probs,
                                                    settings.reach).items():
         seen = count > 0
         centres = np.arange(len(mean)) * RATE
-        speaking = _covered(spans, speaker, centres) > 0
+        speaking = covered(spans, speaker, centres) > 0
         add = runs(seen & ~speaking & (mean >= settings.add), min_cells)
         cut = runs(seen & speaking & (mean <= settings.cut), min_cells)
         if not add and not cut:
             continue
-
-        def timeline(cells: list[tuple[int, int]]) -> Timeline:
-            return Timeline([(max(0.0, (a - 0.5) * RATE), (b - 0.5) * RATE) for a, b in cells])
-
-        new = annotation.speaker_timeline(speaker).union(timeline(add)).difference(timeline(cut))
+        new = annotation.speaker_timeline(speaker).union(_span_of(add)).difference(_span_of(cut))
         if end is not None:
             new = new.intersection(Timeline([(0.0, end)]))
         changed[speaker] = new

@@ -89,10 +89,10 @@ def _sample(track: NDArray, centres: NDArray[np.float64], times: NDArray[np.floa
     return out
 
 
-def _covered(spans: dict[str, tuple[NDArray, NDArray]], speaker: str | None,
+def covered(spans: dict[str, tuple[NDArray, NDArray]], speaker: str | None,
              times: NDArray[np.float64]) -> NDArray[np.float64]:
     """1 where ``speaker`` has a turn at ``times``, else 0; ``spans``: each speaker's
-    sorted, disjoint (starts, ends) (`_spans`)."""
+    sorted, disjoint (starts, ends) (`speaker_spans`)."""
     if speaker is None or speaker not in spans:
         return np.zeros(times.shape)
     starts, ends = spans[speaker]
@@ -102,7 +102,7 @@ def _covered(spans: dict[str, tuple[NDArray, NDArray]], speaker: str | None,
     return inside.astype(np.float64)
 
 
-def _spans(annotation: Annotation) -> dict[str, tuple[NDArray, NDArray]]:
+def speaker_spans(annotation: Annotation) -> dict[str, tuple[NDArray, NDArray]]:
     out = {}
     for speaker in annotation.speakers:
         bounds = annotation.speaker_timeline(speaker).bounds
@@ -128,7 +128,7 @@ def boundary_features(context: RefinementContext, bounds: Boundaries,
     frames = np.zeros((n, NUM_FRAMES, len(CHANNELS)), dtype=np.float32)
     static = np.zeros((n, 2 * dim + 7), dtype=np.float32)
     partners: list[str | None] = []
-    spans = _spans(annotation)
+    spans = speaker_spans(annotation)
     for i in range(n):
         a = column.get(bounds.speakers[i])
         others = [k for k in range(act.shape[2]) if k != a]
@@ -144,8 +144,8 @@ def boundary_features(context: RefinementContext, bounds: Boundaries,
         frames[i, :, 7] = sims[i, :, b] if b is not None else 0.0
         frames[i, :, 8] = has_sim[i, :, 0]
         partner = context.speakers[b] if b is not None else None
-        frames[i, :, 9] = _covered(spans, bounds.speakers[i], times[i])
-        frames[i, :, 10] = _covered(spans, partner, times[i])
+        frames[i, :, 9] = covered(spans, bounds.speakers[i], times[i])
+        frames[i, :, 10] = covered(spans, partner, times[i])
         frames[i, :, 11:16] = acoustic[i]
         frames[i, :, 16] = (times[i] >= 0) & (times[i] <= context.duration)
         partners.append(partner)
