@@ -37,8 +37,9 @@ class DataInput(click.ParamType):
 def train_refiner(config: str, train_files: tuple[Path | str, ...],
                   select_files: tuple[Path | str, ...],
                   output: Path) -> None:
-    """Train the refiner CONFIG (a variant name, e.g. mlp, or a TOML file) and choose its
-    abstention threshold on the selection sets; recordings and speakers must not be shared
+    """Train the refiner CONFIG (a variant name, e.g. mlp or transformer-activity, or a TOML
+    file) and choose its abstention threshold (and, with an activity head, its activity
+    edits) on the selection sets; recordings and speakers must not be shared
     between the training and the selection files. CONFIG "shift" fits the constant-shift
     baseline on the selection files alone and writes a .json table."""
     from diarefine.errors import DiarefineError

@@ -6,7 +6,8 @@ its abstention threshold on the selection sets.
 Each epoch the model is scored on the selection set (mean absolute error of the matched
 boundaries' corrections); the weights of the best epoch are kept. The threshold is then
 chosen on the selection set by DER at collar 0 of the refined outputs
-(`choose_threshold`). Nothing here reads a held-out set.
+(`choose_threshold`), and for a model with an activity head the activity edits' settings
+(`choose_activity_settings`). Nothing here reads a held-out set.
 """
 
 from __future__ import annotations
