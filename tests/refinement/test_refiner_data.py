@@ -83,6 +83,16 @@ def test_refiner_data_stores_real_targets_with_their_windows(shared_data: Path,
     a = data.frames[:, :, CHANNELS.index("sys_a")]
     onset = np.array([targets.bounds.directions[i] == "onset" for i in keep])
     assert (a[onset, 99] == 0).mean() > 0.9 and (a[onset, 101] == 1).mean() > 0.9
+    # each window's B is stored: the system speaker whose output fills the sys_b channel
+    from diarefine.stages.refinement.features import RATE, covered, speaker_spans
+
+    assert data.partner is not None and set(data.partner) <= set(row.system.speakers) | {""}
+    assert (data.partner != "").mean() > 0.9
+    spans = speaker_spans(row.system.support(0.1))  # the joined turns the windows read
+    times = data.time[:, None] + (np.arange(NUM_FRAMES) - NUM_FRAMES // 2) * RATE
+    for i in np.flatnonzero(data.partner != ""):
+        np.testing.assert_array_equal(data.frames[i, :, CHANNELS.index("sys_b")],
+                                      covered(spans, data.partner[i], times[i]))
     import h5py
 
     with h5py.File(out) as h5:
@@ -93,3 +103,44 @@ def test_refiner_data_stores_real_targets_with_their_windows(shared_data: Path,
 
     with pytest.raises(DiarefineError, match="more than one file"):
         read_refiner_data([out, out])
+
+
+@pytest.mark.slow
+def test_the_stored_refinement_equals_the_pipelines(shared_data: Path, tmp_path: Path) -> None:
+    """What the benchmark and the threshold choices score (the stored system output with a
+    refiner's moves and activity edits applied, `refined_outputs`) is what the pipeline
+    with that refiner writes: the default refiner (with activity edits) on the sample."""
+    require_pipeline()
+    pytest.importorskip("h5py")
+    from diarefine.config import PipelineConfig
+    from diarefine.stages.pipeline import DiarizationPipeline, _clip
+    from diarefine.stages.refinement import build_refiner
+    from diarefine.train.evaluate import refined_outputs
+
+    sample = shared_data / "pyannote-sample"
+    require(sample.is_dir(), f"{sample} is absent")
+    (tmp_path / "sample.uem").write_text("sample 1 0.000 30.000\n")
+    write_manifest(tmp_path / "m.jsonl", [Recording(
+        "sample", sample / "sample.wav", sample / "sample.rttm", tmp_path / "sample.uem")])
+    proc = subprocess.run([sys.executable, "-m", "diarefine", "refiner-data",
+                           str(tmp_path / "m.jsonl"), "-o", str(tmp_path / "d.h5"), "--quiet"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = read_refiner_data([tmp_path / "d.h5"])
+    refiner = build_refiner(PipelineConfig().refiner.name)
+    assert refiner.activity is not None and refiner.activity.active  # type: ignore[attr-defined]
+    offset, confidence, probs = refiner.predict_all(data.frames, data.static)  # type: ignore[attr-defined]
+    moves = np.where(confidence >= refiner.abstain, offset, np.nan)  # type: ignore[attr-defined]
+    stored = refined_outputs(data, moves, activity=(probs, refiner.activity))["sample"]  # type: ignore[attr-defined]
+    out = DiarizationPipeline.from_pretrained()(sample / "sample.wav", uri="sample")
+    expected = _clip(stored, out.duration)
+    got = out.diarization
+    def spans(annotation: object) -> list[tuple[float, float, str]]:
+        return [(round(t.start, 3), round(t.end, 3), t.speaker)
+                for t in annotation.turns]  # type: ignore[attr-defined]
+
+    assert spans(got) != spans(data.recordings[0].system)  # the refiner changed something
+    assert len(got.turns) == len(expected.turns)
+    for a, b in zip(got.turns, expected.turns):
+        assert a.speaker == b.speaker
+        assert abs(a.start - b.start) < 1e-3 and abs(a.end - b.end) < 1e-3
