@@ -245,6 +245,40 @@ def activity_analysis(data: RefinerData, sources: tuple[str, ...], edits: Edits,
     return out
 
 
+def head_diagnostics(data: RefinerData, sources: tuple[str, ...], edits: Edits) -> dict:
+    """How the activity head sees the central ±1 s of the windows of ``sources`` that the
+    edits use, against its targets: of the frames where the reference speaker speaks and
+    the output is silent (missed), the share the head puts at or above 0.5 and 0.9; of the
+    frames where the output speaks and the reference speaker does not (false), the share at
+    or below 0.4; of the frames where both speak, the share at or below 0.4 (right speech
+    a cut at 0.4 would remove)."""
+    from diarefine.stages.refinement.activity import REACH
+    from diarefine.stages.refinement.features import CHANNELS, HALF
+    from diarefine.train.activity import activity_targets
+
+    assert edits.activity is not None
+    rows = np.flatnonzero(np.isin([data.recordings[r].source for r in data.recording], sources))
+    part = data.subset(rows)
+    target, mask = activity_targets(part)
+    central = slice(HALF - REACH, HALF + REACH + 1)
+    probs = edits.activity[0][rows][:, central]
+    target, mask = target[:, central] > 0.5, mask[:, central]
+    output = np.stack([part.frames[:, central, CHANNELS.index(c)] for c in ("sys_a", "sys_b")],
+                      axis=-1) > 0.5
+    missed, false, right = mask & target & ~output, mask & ~target & output, mask & target & output
+    out = {"frames": int(mask.sum()), "missed_share": float(missed.sum() / mask.sum()),
+           "missed_at_0.5": float(np.mean(probs[missed] >= 0.5)),
+           "missed_at_0.9": float(np.mean(probs[missed] >= 0.9)),
+           "false_share": float(false.sum() / mask.sum()),
+           "false_at_0.4": float(np.mean(probs[false] <= 0.4)),
+           "right_at_0.4": float(np.mean(probs[right] <= 0.4))}
+    print(f"{'+'.join(sources):<18} {out['frames']:8d} {100 * out['missed_share']:7.1f} "
+          f"{100 * out['missed_at_0.5']:8.1f} {100 * out['missed_at_0.9']:8.1f} "
+          f"{100 * out['false_share']:7.1f} {100 * out['false_at_0.4']:8.1f} "
+          f"{100 * out['right_at_0.4']:8.1f}")
+    return out
+
+
 def verify(data: RefinerData, name: str, count: int) -> None:
     """The real pipeline with refiner ``name`` on ``count`` held-out recordings gives the
     outputs this table scores, within a millisecond (data files written before 2026-12-03
@@ -311,6 +345,14 @@ def main() -> None:
                                   ("heldout.h5", ("ami-test", "sample"))):
                 report.setdefault("activity", {})["+".join(sources)] = activity_analysis(
                     files[file], sources, edits[file][target], target)
+            print(f"\nthe activity head in the central ±1 s of the windows (% of frames)\n"
+                  f"{'set':<18} {'frames':>8} {'missed':>7} {'>=0.5':>8} {'>=0.9':>8} "
+                  f"{'false':>7} {'<=0.4':>8} {'right<=0.4':>10}")
+            for file, sources in (("select.h5", ("simdev",)), ("select.h5", ("ami-dev",)),
+                                  ("heldout.h5", ("simtest",)),
+                                  ("heldout.h5", ("ami-test", "sample"))):
+                report.setdefault("head", {})["+".join(sources)] = head_diagnostics(
+                    files[file], sources, edits[file][target])
         if args.verify:
             verify(files["heldout.h5"], target, args.verify)
     if args.json:
