@@ -37,6 +37,8 @@ def test_nothing_is_computed_when_the_output_folder_cannot_be_written(tmp_path: 
     ('variant = "mlp"\n[train]\nlr = "x"\n', "[train] lr must be a positive number, got 'x'"),
     ('variant = "wavenet"\n', "variant must be one of"),
     ('variant = "mlp"\n[train]\nepoch = 3\n', "[train] unknown key(s) ['epoch']"),
+    ('variant = "transformer"\n[train]\nactivity_missed_weight = -2\n',
+     "[train] activity_missed_weight must be a positive number"),
 ])
 def test_a_refiner_training_config_is_checked_when_loaded(tmp_path: Path, text: str,
                                                           message: str) -> None:
@@ -58,3 +60,4 @@ def test_the_shipped_training_configs_load() -> None:
         assert TrainConfig.load(name).variant == name
     activity = TrainConfig.load("transformer-activity")
     assert activity.variant == "transformer" and activity.model["activity"] is True
+    assert activity.activity_missed_weight == 1.0

@@ -162,3 +162,33 @@ def test_the_choice_keeps_no_edit_unless_every_source_gains() -> None:
 
     flat = choose_activity(lambda s: (20.0, {"sim": 19.0}))[0]
     assert not flat.active
+
+
+def test_missed_frames_can_weigh_more_in_the_activity_loss() -> None:
+    torch = pytest.importorskip("torch")
+    from diarefine.stages.refinement.features import CHANNELS
+    from diarefine.train.activity import activity_weights
+    from diarefine.train.dataset import RefinerData
+    from diarefine.train.losses import activity_loss
+
+    frames = np.zeros((1, 4, len(CHANNELS)), np.float32)
+    frames[0, :2, CHANNELS.index("sys_a")] = 1.0  # the output: A speaks in frames 0-1
+    data = RefinerData(frames, np.zeros((1, 391), np.float32), np.zeros(1, np.float32),
+                       np.ones(1, bool), np.zeros(1), np.zeros(1, np.int64),
+                       np.zeros(1, np.int64), (), ())
+    target = np.array([[[1, 0], [0, 0], [1, 1], [1, 0]]], np.float32)
+    mask = np.array([[[1, 1], [1, 1], [1, 0], [0, 0]]], bool)
+    weights = activity_weights(data, target, mask, missed_weight=4.0)
+    # frame 2: A missed (the output is silent, the reference speaks) -> 4; B there masked;
+    # frame 3 masked; frames 0-1 and B's known frames 1
+    np.testing.assert_array_equal(weights[0], [[1, 1], [1, 1], [4, 0], [0, 0]])
+    logits = torch.tensor([[[2.0, -1.0], [0.5, 0.0], [-1.0, 3.0], [0.0, 0.0]]])
+    t = torch.from_numpy(target)
+    each = torch.nn.functional.binary_cross_entropy_with_logits(logits, t, reduction="none")
+    expected = (each[0, 0].sum() + each[0, 1].sum() + 4 * each[0, 2, 0]) / 8  # weights sum
+    torch.testing.assert_close(activity_loss(logits, t, torch.from_numpy(weights)), expected)
+    # weights of 1 / 0 give the plain masked mean, as the boolean mask does
+    torch.testing.assert_close(activity_loss(logits, t, torch.from_numpy(mask.astype(np.float32))),
+                               activity_loss(logits, t, torch.from_numpy(mask)))
+    torch.testing.assert_close(activity_loss(logits, t, torch.from_numpy(mask)),
+                               each[torch.from_numpy(mask)].mean())

@@ -61,6 +61,20 @@ def activity_targets(data: RefinerData, num_frames: int = 2 * HALF
     return target, mask
 
 
+def activity_weights(data: RefinerData, target: NDArray[np.float32], mask: NDArray[np.bool_],
+                     missed_weight: float = 1.0) -> NDArray[np.float32]:
+    """(n, W, 2) loss weights of the activity targets: 0 outside ``mask``,
+    ``missed_weight`` where the reference speaker speaks and the output (the windows'
+    ``sys_a`` / ``sys_b`` channels) is silent, 1 elsewhere."""
+    from diarefine.stages.refinement.features import CHANNELS
+
+    output = np.stack([data.frames[:, :, CHANNELS.index(c)] for c in ("sys_a", "sys_b")],
+                      axis=-1) > 0.5
+    weights = mask.astype(np.float32)
+    weights[mask & (target > 0.5) & ~output] = missed_weight
+    return weights
+
+
 def choose_activity(score: Callable[[ActivitySettings], tuple[float, dict[str, float]]]
                     ) -> tuple[ActivitySettings, list[tuple[dict, float, dict[str, float]]]]:
     """The settings with the lowest pooled selection DER among those that leave no

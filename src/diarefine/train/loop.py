@@ -47,6 +47,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    #: with an activity head: the loss weight of the frames the output misses (the
+    #: reference speaker speaks, the output is silent) against 1 for the others
+    activity_missed_weight: float = 1.0
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> TrainConfig:
@@ -61,7 +64,8 @@ class TrainConfig:
         if data.get("variant") not in VARIANTS:
             raise DiarefineError(f"{path}: variant must be one of {sorted(VARIANTS)}")
         train = data.get("train", {})
-        unknown = set(train) - {"epochs", "batch_size", "lr", "weight_decay", "seed"}
+        unknown = set(train) - {"epochs", "batch_size", "lr", "weight_decay", "seed",
+                                "activity_missed_weight"}
         if unknown:
             raise DiarefineError(f"{path}: [train] unknown key(s) {sorted(unknown)}")
         model = dict(data.get("model", {}))
@@ -79,17 +83,23 @@ class TrainConfig:
         return cls(data["variant"], model, **train)
 
 
-def tensors(data: RefinerData, activity: bool = False) -> tuple[torch.Tensor, ...]:
+def tensors(data: RefinerData, activity: bool = False, missed_weight: float = 1.0
+            ) -> tuple[torch.Tensor, ...]:
     """The training batches' columns (`diarefine.train.losses`); with ``activity`` the
-    activity head's targets and mask too."""
+    activity head's targets and their mask, or with ``missed_weight`` other than 1 frame
+    weights (0 outside the mask, ``missed_weight`` where the output misses speech, 1
+    elsewhere: `activity_weights`)."""
     out = (torch.from_numpy(data.frames), torch.from_numpy(data.static),
            torch.from_numpy(data.offset), torch.from_numpy(data.matched))
     if not activity:
         return out
-    from diarefine.train.activity import activity_targets
+    from diarefine.train.activity import activity_targets, activity_weights
 
     target, mask = activity_targets(data, data.frames.shape[1])
-    return (*out, torch.from_numpy(target), torch.from_numpy(mask))
+    if missed_weight == 1.0:  # the plain masked mean
+        return (*out, torch.from_numpy(target), torch.from_numpy(mask))
+    weights = activity_weights(data, target, mask, missed_weight)
+    return (*out, torch.from_numpy(target), torch.from_numpy(weights))
 
 
 def build_model(config: TrainConfig, data: RefinerData) -> torch.nn.Module:
@@ -123,7 +133,8 @@ def train_refiner(config: TrainConfig, train: RefinerData, select: RefinerData,
     model = build_model(config, train)
     task = _Task(model, config)
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(*tensors(train, has_activity(model))),
+        torch.utils.data.TensorDataset(*tensors(train, has_activity(model),
+                                                config.activity_missed_weight)),
         batch_size=config.batch_size,
         shuffle=True, generator=torch.Generator().manual_seed(config.seed))
     keeper = _KeepBest(select, log)

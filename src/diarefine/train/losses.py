@@ -1,7 +1,8 @@
 """The training objective of each refiner variant: ``LOSSES[variant](model, batch)`` ->
 (total loss, named parts). A batch is (frames (B, W, C), static (B, S), offset (B,) in
 seconds, NaN where spurious, matched (B,)), and for a model with an activity head also
-(activity targets (B, W, 2), their mask (B, W, 2)) (`diarefine.train.activity`)."""
+(activity targets (B, W, 2), their weights (B, W, 2): 0 where unknown; a boolean mask is
+taken as weights 1 / 0) (`diarefine.train.activity`)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,19 @@ def true_frames(offset: torch.Tensor, rate: float, reach: int) -> torch.Tensor:
     return (offset / rate + reach).clamp(0, 2 * reach)
 
 
-def activity_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+def activity_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
                   ) -> torch.Tensor:
-    """Binary cross-entropy of the activity logits (B, W, 2) over the masked frames."""
-    if not mask.any():
+    """Binary cross-entropy of the activity logits (B, W, 2): the mean over the frames of a
+    boolean mask, or the weighted mean over the frames of nonzero weight."""
+    if weights.dtype == torch.bool:
+        if not weights.any():
+            return logits.sum() * 0.0
+        return F.binary_cross_entropy_with_logits(logits[weights], target[weights])
+    total = weights.sum()
+    if total <= 0:
         return logits.sum() * 0.0
-    return F.binary_cross_entropy_with_logits(logits[mask], target[mask])
+    each = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (each * weights).sum() / total
 
 
 def transformer_loss(model: torch.nn.Module, batch: Batch
