@@ -11,8 +11,10 @@ every recording and, for each of its boundaries, the window a refiner reads. Eve
 refiner is applied as the pipeline stage applies it (the same windows, the same
 `apply_moves` with change points linked), to the same files, in one run.
 
-Per set (and AMI test + sample pooled), rows: the unrefined baseline, each refiner, and
-the oracle (every matched boundary moved onto its reference boundary); columns: boundary
+Per set (and AMI test + sample pooled), rows: the unrefined baseline, each refiner, the
+oracle (every matched boundary moved onto its reference boundary: the ceiling of moving
+boundaries) and oracle-activity (inside ±1 s of every system boundary each system speaker
+copies its mapped reference speaker: the ceiling of the activity edits); columns: boundary
 error of the matched boundaries (``diarefine boundaries``: DER's speaker mapping, one-to-
 one matching within 0.5 s; mean, median, share within 50 / 100 / 200 ms), DER at collar 0
 and 0.25 s per side (overlap scored, md-eval semantics, each recording's UEM), the DER
@@ -41,7 +43,7 @@ from diarefine.metrics.bootstrap import bootstrap_difference, file_errors
 from diarefine.metrics.boundaries import analyze_boundaries
 from diarefine.stages.refinement import LEARNED, ShiftRefiner, build_refiner
 from diarefine.stages.refinement.edits import boundaries_of, change_links, effective_moves
-from diarefine.stages.refinement.oracle import oracle_refine
+from diarefine.stages.refinement.oracle import activity_oracle, oracle_refine
 from diarefine.train.baselines import shift_moves
 from diarefine.train.dataset import RefinerData, read_refiner_data
 from diarefine.train.evaluate import refined_outputs
@@ -70,7 +72,7 @@ class Row:
     cut: float
 
     def verdict(self) -> str:
-        if self.name in ("baseline", "oracle"):
+        if self.name in ("baseline", "oracle", "oracle-activity"):
             return ""
         return "continue" if self.cut > 10 else "marginal" if self.cut >= 5 else "stop"
 
@@ -124,9 +126,10 @@ def table(name: str, data: RefinerData, sources: tuple[str, ...], refiners: list
     rows = [r for r, rec in enumerate(data.recordings) if rec.source in sources]
     base = {data.recordings[r].uri: data.recordings[r].system for r in rows}
     out = []
-    for refiner in ["none", *refiners, "oracle"]:
-        if refiner == "oracle":
-            outputs = {data.recordings[r].uri: oracle_refine(
+    for refiner in ["none", *refiners, "oracle", "oracle-activity"]:
+        if refiner in ("oracle", "oracle-activity"):
+            ceiling = oracle_refine if refiner == "oracle" else activity_oracle
+            outputs = {data.recordings[r].uri: ceiling(
                 data.recordings[r].reference, data.recordings[r].system,
                 data.recordings[r].uem) for r in rows}
         else:

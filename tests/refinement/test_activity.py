@@ -192,3 +192,21 @@ def test_missed_frames_can_weigh_more_in_the_activity_loss() -> None:
                                activity_loss(logits, t, torch.from_numpy(mask)))
     torch.testing.assert_close(activity_loss(logits, t, torch.from_numpy(mask)),
                                each[torch.from_numpy(mask)].mean())
+
+
+def test_the_activity_oracle_copies_the_mapped_reference_around_boundaries() -> None:
+    from diarefine.stages.refinement.oracle import activity_oracle
+
+    reference = ann((0.0, 5.0, "r1"), (4.0, 8.0, "r2"), (20.0, 22.0, "r3"))
+    system = ann((0.0, 6.0, "s1"), (6.0, 8.0, "s2"), (9.5, 9.8, "s3"))
+    # boundaries: s1 0 / 6, s2 6 / 8, s3 9.5 / 9.8 -> windows (reach 1 s): 0-1 (from 0),
+    # 5-9 (6, 8), 8.5-10.8 (9.5, 9.8): one region 5-10.8; s3 is unmapped (r3 is missed)
+    out = activity_oracle(reference, system, reach=1.0)
+    assert bounds_of(out, "s1") == [(0.0, 5.0)]  # 0-1 and 5-6 from r1 (0-5), 1-5 kept
+    assert bounds_of(out, "s2") == [(5.0, 8.0)]  # r2 inside 5-10.8, s2 outside it: none
+    assert "s3" not in out.speakers  # unmapped: silent inside the windows
+    assert "r3" not in out.speakers and not any(t.start >= 20 for t in out.turns)
+    from diarefine.metrics.der import diarization_error
+
+    assert diarization_error(reference, out).components.der < \
+        diarization_error(reference, system).components.der

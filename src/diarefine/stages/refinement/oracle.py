@@ -7,7 +7,12 @@ system boundary gets the signed correction ``reference time - system time`` or n
 (spurious: no reference boundary of its mapped speaker and direction within tolerance).
 
 `oracle_refine` is the ceiling of moving boundaries: every matched system boundary moved
-exactly onto its reference boundary, nothing else changed.
+exactly onto its reference boundary, nothing else changed. `activity_oracle` is the
+ceiling of a refiner that also edits activity around the boundaries (as
+`~diarefine.stages.refinement.activity` does): inside ``reach`` seconds of every system
+boundary, each system speaker speaks exactly where the reference speaker that DER's
+mapping gives it does (a speaker the mapping leaves out is silent there); outside,
+nothing changes.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from diarefine.core.annotation import Annotation
+from diarefine.core.annotation import Annotation, Turn
 from diarefine.core.timeline import Timeline
 from diarefine.metrics.boundaries import in_region
 from diarefine.metrics.boundary_matching import Boundary, extract_boundaries, match_boundaries
@@ -77,3 +82,23 @@ def oracle_refine(reference: Annotation, hypothesis: Annotation, uem: Timeline |
     targets = boundary_targets(reference, hypothesis, uem, tolerance)
     moves = {int(i): float(targets.offset[i]) for i in np.flatnonzero(targets.matched)}
     return apply_moves(targets.bounds, moves)
+
+
+def activity_oracle(reference: Annotation, hypothesis: Annotation, uem: Timeline | None = None,
+                    reach: float = 1.0) -> Annotation:
+    """``hypothesis`` with its speakers' activity within ``reach`` seconds of each of its
+    boundaries replaced by their mapped reference speakers' (module docstring)."""
+    bounds = boundaries_of(hypothesis)
+    if len(bounds) == 0:
+        return hypothesis
+    windows = Timeline([(max(0.0, t - reach), t + reach) for t in bounds.times])
+    to_reference = {system: ref for ref, system in
+                    diarization_error(reference, hypothesis, uem).mapping.items()}
+    turns = []
+    for speaker in hypothesis.speakers:
+        mapped = to_reference.get(speaker)
+        inside = (reference.speaker_timeline(mapped).intersection(windows) if mapped is not None
+                  else Timeline())
+        new = hypothesis.speaker_timeline(speaker).difference(windows).union(inside)
+        turns += [Turn(seg.start, seg.end, speaker) for seg in new]
+    return hypothesis.with_turns(turns)
