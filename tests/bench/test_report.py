@@ -160,6 +160,29 @@ def test_oracle_row_is_the_unrefined_output_with_boundaries_moved_onto_the_refer
         oracle["der"] - report["refinement"]["unrefined"]["der"])
 
 
+def test_activity_oracle_row_copies_the_reference_around_the_unrefined_boundaries() -> None:
+    from diarefine.stages.refinement.oracle import activity_oracle
+
+    c = corpus(unrefined=True)
+    report = build_report(c, SETTINGS, {})
+    copied = {u: activity_oracle(c.references[u], c.unrefined[u], c.uems.get(u))
+              for u in c.references}
+    expected = score_corpus(c.references, copied, c.uems, SETTINGS).overall.as_dict()["der"]
+    activity = report["oracle_activity"]
+    assert activity["der"] == expected and activity["of"] == "before refinement"
+    assert activity["der"] <= report["oracle"]["der"] + 1e-12  # it can do all a move can here
+    assert activity["minus_baseline"]["value"] == pytest.approx(
+        activity["der"] - report["refinement"]["unrefined"]["der"])
+    from diarefine.bench.protocol import protocol
+    from diarefine.config import PipelineConfig
+    from diarefine.report.html import overall_table
+
+    report["protocol"] = protocol(PipelineConfig(), 0.0, False, [], 1, 2)
+    table = overall_table(report)
+    assert "±1 s around each boundary from the reference" in table
+    assert f'data-v="{activity["der"]}"' in table
+
+
 def test_manifests_are_files_or_simulate_folders(tmp_path: Path) -> None:
     from diarefine.bench import read_recordings
     from diarefine.data.manifest import Recording, write_manifest

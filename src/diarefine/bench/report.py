@@ -72,17 +72,21 @@ def difference(a: ScoreReport, b: ScoreReport) -> dict[str, float] | None:
     return bootstrap_difference(errors, file_errors(b)[0], scored).as_dict()
 
 
-def oracle_section(corpus: Corpus, settings: ScoreSettings, base: ScoreReport
-                   ) -> dict[str, Any]:
-    """The ceiling of moving boundaries: the output before refinement (or the system's
-    when none ran) with every matched boundary moved onto its reference boundary
-    (:func:`~diarefine.stages.refinement.oracle.oracle_refine`), scored as the system is,
-    and its difference to that output (paired)."""
-    from diarefine.stages.refinement.oracle import oracle_refine
+def oracle_section(corpus: Corpus, settings: ScoreSettings, base: ScoreReport,
+                   kind: str = "boundaries") -> dict[str, Any]:
+    """A ceiling of refinement applied to the output before refinement (or the system's
+    when none ran), scored as the system is, and its difference to that output (paired):
+    ``kind`` "boundaries", every matched boundary moved onto its reference boundary
+    (:func:`~diarefine.stages.refinement.oracle.oracle_refine`); "activity", inside ±1 s
+    of every boundary each speaker copies its mapped reference speaker
+    (:func:`~diarefine.stages.refinement.oracle.activity_oracle`, the ceiling of the
+    activity edits)."""
+    from diarefine.stages.refinement.oracle import activity_oracle, oracle_refine
 
+    ceiling = oracle_refine if kind == "boundaries" else activity_oracle
     outputs = corpus.unrefined if corpus.unrefined is not None else corpus.system
-    moved = {uri: oracle_refine(ref, outputs.get(uri, Annotation(uri)),
-                                corpus.uems.get(uri) if corpus.uems else None)
+    moved = {uri: ceiling(ref, outputs.get(uri, Annotation(uri)),
+                          corpus.uems.get(uri) if corpus.uems else None)
              for uri, ref in corpus.references.items()}
     scores = score_corpus(corpus.references, moved, corpus.uems, settings)
     return {**with_rates(scores.overall.as_dict()), "der_interval": interval_of(scores),
@@ -181,6 +185,7 @@ def _build(corpus: Corpus, settings: ScoreSettings, timings: Mapping[str, dict],
             "boundaries_unrefined": boundary_section(corpus, corpus.unrefined),
         }
     out["oracle"] = oracle_section(corpus, settings, before or scores)
+    out["oracle_activity"] = oracle_section(corpus, settings, before or scores, "activity")
     out["files"] = file_rows(scores, corpus, timings, before, boundaries)
     ranked = sorted((r for r in out["files"] if r["der"] is not None),
                     key=lambda r: -r["der"])[:worst]

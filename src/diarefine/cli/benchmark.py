@@ -36,6 +36,8 @@ def summary_text(report: dict) -> str:
         lines.append(row("before refinement", report["refinement"]["unrefined"]))
     if report.get("oracle"):
         lines.append(row("oracle (moved bounds)", report["oracle"]))
+    if report.get("oracle_activity"):
+        lines.append(row("oracle (±1 s activity)", report["oracle_activity"]))
     d = report.get("refinement", {}).get("refined_minus_unrefined")
     if d:
         lines.append(f"refined - unrefined: {100 * d['value']:+.2f} points "

@@ -80,6 +80,12 @@ def overall_table(report: Mapping[str, Any]) -> str:
         rows.append(row("oracle: matched boundaries onto the reference", oracle, None))
         notes.append(f"Oracle minus {escape(oracle['of'])}: {_interval(oracle['minus_baseline'])}"
                      " points: the ceiling of moving boundaries (95 % paired bootstrap).")
+    activity = report.get("oracle_activity")
+    if activity:
+        rows.append(row("oracle: ±1 s around each boundary from the reference", activity, None))
+        notes.append(f"Activity oracle minus {escape(activity['of'])}: "
+                     f"{_interval(activity['minus_baseline'])} points: the ceiling of the "
+                     "activity edits (95 % paired bootstrap).")
     if "against" in report:
         a = report["against"]
         notes.append(f"Against {escape(a['other'])} on the {a['files']} recordings both "
