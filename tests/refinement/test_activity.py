@@ -210,3 +210,16 @@ def test_the_activity_oracle_copies_the_mapped_reference_around_boundaries() -> 
 
     assert diarization_error(reference, out).components.der < \
         diarization_error(reference, system).components.der
+
+
+def test_a_threshold_is_moved_off_the_values_without_changing_who_passes() -> None:
+    pytest.importorskip("torch")
+    from diarefine.train.loop import below
+
+    values = np.array([0.1, 0.3, 0.3, 0.7])
+    assert below(values, 0.3) == pytest.approx(0.2)
+    assert below(values, 0.7) == pytest.approx(0.5)
+    assert below(values, 0.1) == pytest.approx(-0.9)
+    for t in (0.1, 0.3, 0.7):
+        np.testing.assert_array_equal(values >= below(values, t), values >= t)
+        assert below(values, t) not in values

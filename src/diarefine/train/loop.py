@@ -147,13 +147,23 @@ def train_refiner(config: TrainConfig, train: RefinerData, select: RefinerData,
     return model.eval()
 
 
+def below(values: np.ndarray, threshold: float) -> float:
+    """A threshold that the same ``values`` pass (``>=``) as ``threshold``, halfway to the
+    next lower value (1 below the lowest when none is lower)."""
+    lower = values[values < threshold]
+    return float((threshold + lower.max()) / 2) if lower.size else threshold - 1.0
+
+
 def choose_threshold(model: torch.nn.Module, select: RefinerData,
                      quantiles: int = 20) -> tuple[float, list[tuple[float, float]]]:
     """The abstention threshold with the lowest selection-set DER (collar 0) among the
     confidence quantiles (and +inf: abstain always); ties go to the higher threshold.
+    Each quantile is moved halfway down to the next lower selection confidence
+    (`below`): the same boundaries pass it, and no selection boundary sits exactly on the
+    threshold, where rounding differences between two batchings would flip it.
     Returns it and the (threshold, DER) curve."""
     offset, confidence = predict(model, select)
-    candidates = sorted({float(np.quantile(confidence, q))
+    candidates = sorted({below(confidence, float(np.quantile(confidence, q)))
                          for q in np.linspace(0, 1, quantiles, endpoint=False)})
     curve = []
     for threshold in [*candidates, float("inf")]:
