@@ -57,6 +57,9 @@ SETS = {  # name -> (file, sources)
     "ami-test+sample": ("heldout.h5", ("ami-test", "sample")),
 }
 BUCKETS = (50, 100, 200)
+#: where the activity edits are analysed: (file, sources)
+ACTIVITY_SETS = (("select.h5", ("simdev",)), ("select.h5", ("ami-dev",)),
+                 ("heldout.h5", ("simtest",)), ("heldout.h5", ("ami-test", "sample")))
 
 
 @dataclass
@@ -343,17 +346,13 @@ def main() -> None:
                 files["heldout.h5"], sources, edits["heldout.h5"][target].moves, target,
                 args.plot)
         if edits["heldout.h5"][target].activity is not None:
-            for file, sources in (("select.h5", ("simdev",)), ("select.h5", ("ami-dev",)),
-                                  ("heldout.h5", ("simtest",)),
-                                  ("heldout.h5", ("ami-test", "sample"))):
+            for file, sources in ACTIVITY_SETS:
                 report.setdefault("activity", {})["+".join(sources)] = activity_analysis(
                     files[file], sources, edits[file][target], target)
             print(f"\nthe activity head in the central ±1 s of the windows (% of frames)\n"
                   f"{'set':<18} {'frames':>8} {'missed':>7} {'>=0.5':>8} {'>=0.9':>8} "
                   f"{'false':>7} {'<=0.4':>8} {'right<=0.4':>10}")
-            for file, sources in (("select.h5", ("simdev",)), ("select.h5", ("ami-dev",)),
-                                  ("heldout.h5", ("simtest",)),
-                                  ("heldout.h5", ("ami-test", "sample"))):
+            for file, sources in ACTIVITY_SETS:
                 report.setdefault("head", {})["+".join(sources)] = head_diagnostics(
                     files[file], sources, edits[file][target])
         if args.verify:

@@ -96,6 +96,11 @@ class Timeline:
     def contains(self, t: float) -> bool:
         return bool(_membership(self._bounds, np.array([t], dtype=np.float64))[0])
 
+    def covers(self, times: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether each of ``times`` (any shape) lies inside an interval (start included,
+        end excluded, as `contains`)."""
+        return _membership(self._bounds, np.asarray(times, dtype=np.float64))
+
     def union(self, other: Timeline) -> Timeline:
         return Timeline.from_array(np.vstack([self._bounds, other._bounds]))
 

@@ -47,12 +47,12 @@ def activity_targets(data: RefinerData, num_frames: int = 2 * HALF
         to_reference = {system: ref for ref, system in mapping.items()}
         speakers = boundaries_of(rec.system).speakers
         spans = speaker_spans(rec.reference)
-        region = rec.uem.bounds if rec.uem is not None and len(rec.uem.bounds) else None
+        region = rec.uem if rec.uem is not None and len(rec.uem.bounds) else None
         for i in rows:
             times = data.time[i] + offsets
             inside = times >= 0
             if region is not None:
-                inside &= covered({"": (region[:, 0], region[:, 1])}, "", times) > 0
+                inside &= region.covers(times)
             for column, speaker in ((0, speakers[data.index[i]]), (1, data.partner[i])):
                 if not speaker:
                     continue

@@ -38,17 +38,16 @@ def refined_outputs(data: RefinerData, moves: NDArray[np.float64],
         asked = {int(data.index[i]): float(moves[i]) for i in mine
                  if np.isfinite(moves[i]) and moves[i] != 0.0}
         refined = apply_moves(bounds, asked, change_links(bounds)) if asked else rec.system
+        end = float(rec.uem.bounds[-1, 1]) if rec.uem is not None and len(rec.uem.bounds) \
+            else None
         edit = activity is not None and activity[1].active and len(mine) > 0
         if edit:
             assert activity is not None and data.partner is not None
-            end = float(rec.uem.bounds[-1, 1]) if rec.uem is not None and len(rec.uem.bounds) \
-                else None
             refined = activity_edits(refined, data.time[mine],
                                      [bounds.speakers[j] for j in data.index[mine]],
                                      list(data.partner[mine]), activity[0][mine], activity[1],
                                      end)
-        if (asked or edit) and rec.uem is not None and len(rec.uem.bounds):
-            end = float(rec.uem.bounds[-1, 1])
+        if (asked or edit) and end is not None:
             refined = refined.with_turns(type(t)(t.start, min(t.end, end), t.speaker)
                                          for t in refined.turns if t.start < end)
         out[rec.uri] = refined
@@ -68,8 +67,20 @@ def der_of(data: RefinerData, hypotheses: dict[str, Annotation], collar: float =
     return 100 * result.overall.der.der
 
 
-def der_by_source(data: RefinerData, hypotheses: dict[str, Annotation]) -> dict[str, float]:
-    """DER (%) of each source (input set) of ``data``, as `der_of`."""
-    return {source: der_of(data, hypotheses, rows=[r for r, rec in enumerate(data.recordings)
-                                                   if rec.source == source])
-            for source in data.sources}
+def der_by_source(data: RefinerData, hypotheses: dict[str, Annotation]
+                  ) -> tuple[float, dict[str, float]]:
+    """The pooled DER (%) of all the recordings of ``data`` and that of each source
+    (input set), as `der_of`, from one scoring."""
+    from functools import reduce
+
+    from diarefine.metrics.der import DerComponents
+
+    recs = data.recordings
+    result = score_corpus({r.uri: r.reference for r in recs},
+                          {r.uri: hypotheses[r.uri] for r in recs},
+                          {r.uri: r.uem for r in recs if r.uem is not None}, ScoreSettings())
+    per_source = {}
+    for source in data.sources:
+        parts = [result.files[r.uri].scores.der for r in recs if r.source == source]
+        per_source[source] = 100 * reduce(lambda a, b: a + b, parts, DerComponents()).der
+    return 100 * result.overall.der.der, per_source

@@ -183,8 +183,7 @@ def choose_activity_settings(model: torch.nn.Module, select: RefinerData, abstai
     moves = np.where(confidence >= abstain, offset, np.nan)
 
     def score(settings: ActivitySettings) -> tuple[float, dict[str, float]]:
-        hypotheses = refined_outputs(select, moves, activity=(probs, settings))
-        return der_of(select, hypotheses), der_by_source(select, hypotheses)
+        return der_by_source(select, refined_outputs(select, moves, activity=(probs, settings)))
 
     return choose_activity(score)
 

@@ -87,9 +87,7 @@ class TransformerRefiner(nn.Module):
 
     def activity(self, frames: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """(B, W, 2) probabilities that A and B speak at each frame."""
-        if self.activity_head is None:
-            raise ValueError("this transformer refiner has no activity head")
-        return torch.sigmoid(self.heads(self.encode(frames, static))[2])
+        return self.forward_with_activity(frames, static)[1]
 
     def forward(self, frames: torch.Tensor, static: torch.Tensor) -> RefinerOutput:
         frame_logits, keep = self.logits(frames, static)

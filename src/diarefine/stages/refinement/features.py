@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from diarefine.core.annotation import Annotation
 from diarefine.core.frames import FrameGrid
+from diarefine.core.timeline import Timeline
 from diarefine.metrics.boundary_matching import DIRECTIONS, KINDS
 from diarefine.stages.refinement.edits import Boundaries
 
@@ -89,25 +90,17 @@ def _sample(track: NDArray, centres: NDArray[np.float64], times: NDArray[np.floa
     return out
 
 
-def covered(spans: dict[str, tuple[NDArray, NDArray]], speaker: str | None,
-             times: NDArray[np.float64]) -> NDArray[np.float64]:
+def covered(spans: dict[str, Timeline], speaker: str | None, times: NDArray[np.float64]
+            ) -> NDArray[np.float64]:
     """1 where ``speaker`` has a turn at ``times``, else 0; ``spans``: each speaker's
-    sorted, disjoint (starts, ends) (`speaker_spans`)."""
+    timeline (`speaker_spans`)."""
     if speaker is None or speaker not in spans:
-        return np.zeros(times.shape)
-    starts, ends = spans[speaker]
-    idx = np.searchsorted(starts, times, side="right") - 1
-    inside = idx >= 0
-    inside[inside] = times[inside] < ends[idx[inside]]
-    return inside.astype(np.float64)
+        return np.zeros(np.shape(times))
+    return spans[speaker].covers(times).astype(np.float64)
 
 
-def speaker_spans(annotation: Annotation) -> dict[str, tuple[NDArray, NDArray]]:
-    out = {}
-    for speaker in annotation.speakers:
-        bounds = annotation.speaker_timeline(speaker).bounds
-        out[speaker] = (bounds[:, 0], bounds[:, 1])
-    return out
+def speaker_spans(annotation: Annotation) -> dict[str, Timeline]:
+    return {speaker: annotation.speaker_timeline(speaker) for speaker in annotation.speakers}
 
 
 def boundary_features(context: RefinementContext, bounds: Boundaries,

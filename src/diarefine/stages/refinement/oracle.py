@@ -27,6 +27,7 @@ from diarefine.core.timeline import Timeline
 from diarefine.metrics.boundaries import in_region
 from diarefine.metrics.boundary_matching import Boundary, extract_boundaries, match_boundaries
 from diarefine.metrics.der import diarization_error
+from diarefine.stages.refinement.activity import REACH
 from diarefine.stages.refinement.edits import (
     CHANGE_GAP,
     JOIN_GAP,
@@ -34,6 +35,7 @@ from diarefine.stages.refinement.edits import (
     apply_moves,
     boundaries_of,
 )
+from diarefine.stages.refinement.features import RATE
 
 TOLERANCE = 0.5  # seconds, as `diarefine boundaries`
 
@@ -85,7 +87,7 @@ def oracle_refine(reference: Annotation, hypothesis: Annotation, uem: Timeline |
 
 
 def activity_oracle(reference: Annotation, hypothesis: Annotation, uem: Timeline | None = None,
-                    reach: float = 1.0) -> Annotation:
+                    reach: float = REACH * RATE) -> Annotation:
     """``hypothesis`` with its speakers' activity within ``reach`` seconds of each of its
     boundaries replaced by their mapped reference speakers' (module docstring)."""
     bounds = boundaries_of(hypothesis)
