@@ -39,6 +39,10 @@ def test_nothing_is_computed_when_the_output_folder_cannot_be_written(tmp_path: 
     ('variant = "mlp"\n[train]\nepoch = 3\n', "[train] unknown key(s) ['epoch']"),
     ('variant = "transformer"\n[train]\nactivity_missed_weight = -2\n',
      "[train] activity_missed_weight must be a positive number"),
+    ('variant = "mlp"\n[train]\nsource_weights = { ami-train = 2.5 }\n',
+     "[train] source_weights must map source names to whole numbers >= 1"),
+    ('variant = "mlp"\n[train]\nsource_weights = 3\n',
+     "[train] source_weights must map source names to whole numbers >= 1"),
 ])
 def test_a_refiner_training_config_is_checked_when_loaded(tmp_path: Path, text: str,
                                                           message: str) -> None:
@@ -60,4 +64,8 @@ def test_the_shipped_training_configs_load() -> None:
         assert TrainConfig.load(name).variant == name
     activity = TrainConfig.load("transformer-activity")
     assert activity.variant == "transformer" and activity.model["activity"] is True
-    assert activity.activity_missed_weight == 1.0
+    assert activity.activity_missed_weight == 1.0 and activity.source_weights == {}
+    experiments = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    ami20 = TrainConfig.load(experiments / "transformer-activity-ami20.toml")
+    assert ami20.source_weights == {"ami-train": 20}
+    assert (ami20.model, ami20.epochs, ami20.lr) == (activity.model, activity.epochs, activity.lr)

@@ -32,14 +32,18 @@ class DataInput(click.ParamType):
 @click.option("--select", "select_files", multiple=True, required=True, type=DataInput(),
               help="refiner-data HDF5 file(s) or shard index(es) of the selection sets "
                    "(epoch, threshold).")
+@click.option("--guard", "guard_sources", multiple=True, metavar="SOURCE",
+              help="A source of the training data (an input set, e.g. ami-train) that the "
+                   "activity edits must not make worse either (repeat the option).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Checkpoint to write (.safetensors, with a .json beside it).")
 def train_refiner(config: str, train_files: tuple[Path | str, ...],
-                  select_files: tuple[Path | str, ...],
+                  select_files: tuple[Path | str, ...], guard_sources: tuple[str, ...],
                   output: Path) -> None:
     """Train the refiner CONFIG (a variant name, e.g. mlp or transformer-activity, or a TOML
     file) and choose its abstention threshold (and, with an activity head, its activity
-    edits) on the selection sets; recordings and speakers must not be shared
+    edits) on the selection sets (no source of them, nor a --guard source, made worse by
+    the edits); recordings and speakers must not be shared
     between the training and the selection files. CONFIG "shift" fits the constant-shift
     baseline on the selection files alone and writes a .json table."""
     from diarefine.errors import DiarefineError
@@ -60,13 +64,18 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
     from diarefine.models.refiners.checkpoint import save_refiner
     from diarefine.models.refiners.common import has_activity
     from diarefine.train.dataset import check_disjoint
-    from diarefine.train.loop import TrainConfig, choose_activity_settings, choose_threshold
+    from diarefine.train.loop import (TrainConfig, choose_activity_settings, choose_threshold,
+                                      source_draws)
     from diarefine.train.loop import train_refiner as train
 
     if output.suffix != ".safetensors":
         raise click.BadParameter("must end in .safetensors", param_hint="--output")
     cfg = TrainConfig.load(config)
     train_data, select_data = read_refiner_data(train_files), read_refiner_data(select_files)
+    # checked before training: an unknown source is refused now, not after it
+    guard = train_data.of_sources(guard_sources) if guard_sources else None
+    if cfg.source_weights:
+        source_draws(train_data, cfg.source_weights)
     problems = check_disjoint(train_data, select_data)
     if problems:
         raise DiarefineError("training and selection data overlap: " + "; ".join(problems))
@@ -79,7 +88,7 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
         click.echo(f"  abstain below {t:8.3f}: selection DER {der:.2f} %", err=True)
     activity = None
     if has_activity(model):
-        settings, tried = choose_activity_settings(model, select_data, threshold)
+        settings, tried = choose_activity_settings(model, select_data, threshold, guard)
         for tried_settings, pooled, per_source in tried:
             sources = ", ".join(f"{k} {v:.2f}" for k, v in per_source.items())
             click.echo(f"  activity {tried_settings}: selection DER {pooled:.2f} % ({sources})",
@@ -87,6 +96,7 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
         activity = settings.to_dict()
         click.echo(f"activity edits: {activity if settings.active else 'none'}", err=True)
     provenance = {"train": [str(p) for p in train_files], "select": [str(p) for p in select_files],
+                  "guard": list(guard_sources),
                   "train_recordings": len(train_data.recordings),
                   "train_boundaries": len(train_data), "config": cfg.__dict__,
                   "selection_curve": curve}

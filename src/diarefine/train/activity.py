@@ -78,7 +78,7 @@ def activity_weights(data: RefinerData, target: NDArray[np.float32], mask: NDArr
 def choose_activity(score: Callable[[ActivitySettings], tuple[float, dict[str, float]]]
                     ) -> tuple[ActivitySettings, list[tuple[dict, float, dict[str, float]]]]:
     """The settings with the lowest pooled selection DER among those that leave no
-    selection source (simulated dev, AMI dev, ...) worse than no activity edit;
+    selection or guard source (simulated dev, AMI dev, ...) worse than no activity edit;
     ``score(settings)`` -> (pooled DER, DER per source). Returns the settings and every
     (settings, pooled, per source) tried; a tie keeps no edit, or the setting tried first."""
     off = ActivitySettings()

@@ -54,6 +54,23 @@ class RefinerData:
                            self.recording[rows], self.recordings, self.sources,
                            None if self.partner is None else self.partner[rows])
 
+    def of_sources(self, names: Sequence[str]) -> RefinerData:
+        """Only the recordings (and their boundaries) of the sources ``names``; an
+        unknown name is refused."""
+        unknown = sorted(set(names) - set(self.sources))
+        if unknown:
+            raise DiarefineError(f"no source {unknown} in the data; its sources: "
+                                 f"{list(self.sources)}")
+        kept = [r for r, rec in enumerate(self.recordings) if rec.source in names]
+        renumber = np.full(len(self.recordings), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        rows = np.flatnonzero(renumber[self.recording] >= 0)
+        part = self.subset(rows)
+        return RefinerData(part.frames, part.static, part.offset, part.matched, part.time,
+                           part.index, renumber[part.recording],
+                           tuple(self.recordings[r] for r in kept),
+                           tuple(s for s in self.sources if s in names), part.partner)
+
 
 def refiner_files(path: str | Path, check: bool = True) -> list[Path]:
     """The HDF5 files behind one input: the file itself, or the shards listed by a shard

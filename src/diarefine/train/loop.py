@@ -50,6 +50,9 @@ class TrainConfig:
     #: with an activity head: the loss weight of the frames the output misses (the
     #: reference speaker speaks, the output is silent) against 1 for the others
     activity_missed_weight: float = 1.0
+    #: each boundary of these sources (refiner-data input sets, e.g. "ami-train") is
+    #: drawn this many times per epoch instead of once
+    source_weights: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> TrainConfig:
@@ -65,7 +68,7 @@ class TrainConfig:
             raise DiarefineError(f"{path}: variant must be one of {sorted(VARIANTS)}")
         train = data.get("train", {})
         unknown = set(train) - {"epochs", "batch_size", "lr", "weight_decay", "seed",
-                                "activity_missed_weight"}
+                                "activity_missed_weight", "source_weights"}
         if unknown:
             raise DiarefineError(f"{path}: [train] unknown key(s) {sorted(unknown)}")
         model = dict(data.get("model", {}))
@@ -75,11 +78,16 @@ class TrainConfig:
         if set(model) - declared:
             raise DiarefineError(f"{path}: [model] unknown key(s) {sorted(set(model) - declared)} "
                                  f"for {data['variant']}; its parameters: {sorted(declared)}")
-        bad = [k for k, v in train.items() if not isinstance(v, (int, float))
-               or isinstance(v, bool) or v <= 0 and k != "seed"]
+        bad = [k for k, v in train.items() if k != "source_weights" and (
+               not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0 and k != "seed")]
         if bad:
             raise DiarefineError(f"{path}: [train] {bad[0]} must be a positive number, got "
                                  f"{train[bad[0]]!r}")
+        weights = train.get("source_weights", {})
+        if not isinstance(weights, dict) or any(
+                type(v) is not int or v < 1 for v in weights.values()):
+            raise DiarefineError(f"{path}: [train] source_weights must map source names to "
+                                 f"whole numbers >= 1, got {weights!r}")
         return cls(data["variant"], model, **train)
 
 
@@ -100,6 +108,17 @@ def tensors(data: RefinerData, activity: bool = False, missed_weight: float = 1.
         return (*out, torch.from_numpy(target), torch.from_numpy(mask))
     weights = activity_weights(data, target, mask, missed_weight)
     return (*out, torch.from_numpy(target), torch.from_numpy(weights))
+
+
+def source_draws(data: RefinerData, weights: dict[str, int]) -> np.ndarray:
+    """The rows of one epoch: each boundary once, those of a source in ``weights`` that
+    many times (an unknown source is refused)."""
+    unknown = sorted(set(weights) - set(data.sources))
+    if unknown:
+        raise DiarefineError(f"[train] source_weights: no source {unknown} in the training "
+                             f"data; its sources: {list(data.sources)}")
+    per_recording = np.array([weights.get(r.source, 1) for r in data.recordings])
+    return np.repeat(np.arange(len(data)), per_recording[data.recording])
 
 
 def build_model(config: TrainConfig, data: RefinerData) -> torch.nn.Module:
@@ -132,9 +151,12 @@ def train_refiner(config: TrainConfig, train: RefinerData, select: RefinerData,
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = build_model(config, train)
     task = _Task(model, config)
+    columns = tensors(train, has_activity(model), config.activity_missed_weight)
+    if config.source_weights:
+        draws = torch.from_numpy(source_draws(train, config.source_weights))
+        columns = tuple(c[draws] for c in columns)
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(*tensors(train, has_activity(model),
-                                                config.activity_missed_weight)),
+        torch.utils.data.TensorDataset(*columns),
         batch_size=config.batch_size,
         shuffle=True, generator=torch.Generator().manual_seed(config.seed))
     keeper = _KeepBest(select, log)
@@ -173,17 +195,31 @@ def choose_threshold(model: torch.nn.Module, select: RefinerData,
     return best[0], curve
 
 
-def choose_activity_settings(model: torch.nn.Module, select: RefinerData, abstain: float
+def choose_activity_settings(model: torch.nn.Module, select: RefinerData, abstain: float,
+                             guard: RefinerData | None = None
                              ) -> tuple[ActivitySettings, list]:
     """The activity edits' settings (`diarefine.train.activity.choose_activity`) on top
-    of the boundary moves made with the abstention threshold ``abstain``."""
+    of the boundary moves made with the abstention threshold ``abstain``: ranked by the
+    pooled DER of ``select``; no source of ``select`` nor of ``guard`` may get worse."""
     from diarefine.train.activity import choose_activity
 
-    offset, confidence, probs = predict_with_activity(model, select.frames, select.static)
-    moves = np.where(confidence >= abstain, offset, np.nan)
+    sets = [select] if guard is None else [select, guard]
+    if guard is not None and set(guard.sources) & set(select.sources):
+        raise DiarefineError(f"guard source(s) {sorted(set(guard.sources) & set(select.sources))}"
+                             " are selection sources already")
+    predicted = []
+    for data in sets:
+        offset, confidence, probs = predict_with_activity(model, data.frames, data.static)
+        predicted.append((np.where(confidence >= abstain, offset, np.nan), probs))
 
     def score(settings: ActivitySettings) -> tuple[float, dict[str, float]]:
-        return der_by_source(select, refined_outputs(select, moves, activity=(probs, settings)))
+        pooled, per_source = 0.0, {}
+        for k, (data, (moves, probs)) in enumerate(zip(sets, predicted)):
+            der, parts = der_by_source(
+                data, refined_outputs(data, moves, activity=(probs, settings)))
+            pooled = der if k == 0 else pooled
+            per_source.update(parts)
+        return pooled, per_source
 
     return choose_activity(score)
 
