@@ -64,8 +64,12 @@ def train_refiner(config: str, train_files: tuple[Path | str, ...],
     from diarefine.models.refiners.checkpoint import save_refiner
     from diarefine.models.refiners.common import has_activity
     from diarefine.train.dataset import check_disjoint
-    from diarefine.train.loop import (TrainConfig, choose_activity_settings, choose_threshold,
-                                      source_draws)
+    from diarefine.train.loop import (
+        TrainConfig,
+        choose_activity_settings,
+        choose_threshold,
+        source_draws,
+    )
     from diarefine.train.loop import train_refiner as train
 
     if output.suffix != ".safetensors":
